@@ -1,0 +1,203 @@
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiExample, extend_schema
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.accounts import selectors, services
+from engipay.api.throttling import AuthIPThrottle, LoginAccountThrottle, NonceThrottle, PasswordResetThrottle
+from engipay.api.validation import ErrorSerializer, validated
+
+from .serializers import (
+    AuthOutput,
+    EmailPasswordInput,
+    ForgotPasswordInput,
+    MeOutput,
+    MessageOutput,
+    NonceOutput,
+    RefreshInput,
+    RefreshOutput,
+    ResetPasswordInput,
+    TokenInput,
+    UserOutput,
+    WalletOutput,
+    WalletProofInput,
+)
+
+ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 429: ErrorSerializer}
+SIWE_EXAMPLE = OpenApiExample(
+    "MetaMask with a SIWE message",
+    value={
+        "wallet_address": "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266",
+        "wallet_type": "metamask",
+        "message": (
+            "localhost:3000 wants you to sign in with your Ethereum account:\n"
+            "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266\n\nSign in to EngiPay\n\n"
+            "URI: http://localhost:3000\nVersion: 1\nChain ID: 31337\nNonce: <from GET /api/auth/nonce>\n"
+            "Issued At: 2026-11-26T10:00:00Z\nExpiration Time: 2026-11-26T10:10:00Z"
+        ),
+        "signature": "0x<65-byte personal_sign signature>",
+    },
+    request_only=True,
+)
+
+
+def _auth_response(user, message: str, status: int = 200) -> Response:
+    user = selectors.user_with_wallets(user_id=user.pk)
+    body = {"message": message, **services.tokens_issue(user=user), "user": UserOutput(user).data}
+    return Response(body, status=status)
+
+
+class NonceView(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes = [NonceThrottle]
+
+    @extend_schema(
+        tags=["auth"],
+        responses={200: NonceOutput, 429: ErrorSerializer},
+        summary="A single-use nonce for a wallet sign-in message",
+    )
+    def get(self, request: Request) -> Response:
+        nonce = services.sign_in_nonce_issue()
+        return Response(NonceOutput({"nonce": nonce.nonce, "expires_at": nonce.expires_at}).data)
+
+
+class WalletConnectView(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes = [AuthIPThrottle]
+
+    @extend_schema(
+        tags=["auth"],
+        request=WalletProofInput,
+        examples=[SIWE_EXAMPLE],
+        responses={200: AuthOutput, **ERRORS},
+        summary="Sign in with a wallet (proof required)",
+    )
+    def post(self, request: Request) -> Response:
+        data = validated(WalletProofInput, request.data)
+        user, created = services.wallet_sign_in(**data, request_host=request.get_host())
+        return _auth_response(user, "Wallet connected and user created" if created else "Wallet connected")
+
+
+class SignupView(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes = [AuthIPThrottle]
+
+    @extend_schema(tags=["auth"], request=EmailPasswordInput, responses={201: AuthOutput, **ERRORS})
+    def post(self, request: Request) -> Response:
+        data = validated(EmailPasswordInput, request.data)
+        user = services.user_signup(**data)
+        return _auth_response(user, "User created successfully", status=201)
+
+
+class LoginView(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes = [AuthIPThrottle, LoginAccountThrottle]
+
+    @extend_schema(tags=["auth"], request=EmailPasswordInput, responses={200: AuthOutput, **ERRORS})
+    def post(self, request: Request) -> Response:
+        data = validated(EmailPasswordInput, request.data)
+        user = services.user_login(**data)
+        return _auth_response(user, "Login successful")
+
+
+FORGOT_MESSAGE = "If an account exists with this email, a password reset link has been sent."
+
+
+class ForgotPasswordView(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes = [PasswordResetThrottle]
+
+    @extend_schema(tags=["auth"], request=ForgotPasswordInput, responses={200: MessageOutput, **ERRORS})
+    def post(self, request: Request) -> Response:
+        data = validated(ForgotPasswordInput, request.data)
+        services.password_reset_request(**data)
+        return Response({"message": FORGOT_MESSAGE})
+
+
+class ResetPasswordView(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes = [PasswordResetThrottle]
+
+    @extend_schema(tags=["auth"], request=ResetPasswordInput, responses={200: MessageOutput, **ERRORS})
+    def post(self, request: Request) -> Response:
+        data = validated(ResetPasswordInput, request.data)
+        services.password_reset_confirm(**data)
+        return Response({"message": "Password reset successful. You can now login with your new password."})
+
+
+class RefreshView(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes = [AuthIPThrottle]
+
+    @extend_schema(tags=["auth"], request=RefreshInput, responses={200: RefreshOutput, **ERRORS})
+    def post(self, request: Request) -> Response:
+        data = validated(RefreshInput, request.data)
+        return Response(services.tokens_refresh(**data))
+
+
+class LogoutView(APIView):
+    @extend_schema(
+        tags=["auth"],
+        request=RefreshInput,
+        responses={200: MessageOutput, **ERRORS},
+        summary="Revoke the refresh token",
+    )
+    def post(self, request: Request) -> Response:
+        data = validated(RefreshInput, request.data)
+        services.tokens_revoke(user=request.user, **data)
+        return Response({"message": "Logout successful"})
+
+
+class MeView(APIView):
+    @extend_schema(tags=["auth"], responses={200: MeOutput, 401: ErrorSerializer})
+    def get(self, request: Request) -> Response:
+        user = selectors.user_with_wallets(user_id=request.user.pk)
+        return Response({"user": UserOutput(user).data})
+
+
+class WalletLinkView(APIView):
+    throttle_classes = [AuthIPThrottle]
+
+    @extend_schema(
+        tags=["auth"],
+        request=WalletProofInput,
+        examples=[SIWE_EXAMPLE],
+        responses={201: WalletOutput, **ERRORS, 409: ErrorSerializer},
+        summary="Link a further wallet to the signed-in user (its own signed message)",
+    )
+    def post(self, request: Request) -> Response:
+        data = validated(WalletProofInput, request.data)
+        wallet = services.wallet_link(user=request.user, **data, request_host=request.get_host())
+        return Response(WalletOutput(wallet).data, status=201)
+
+    @extend_schema(tags=["auth"], responses={200: WalletOutput(many=True), 401: ErrorSerializer})
+    def get(self, request: Request) -> Response:
+        user = selectors.user_with_wallets(user_id=request.user.pk)
+        return Response(WalletOutput(user.wallets.all(), many=True).data)
+
+
+class VerifyEmailView(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes = [PasswordResetThrottle]
+
+    @extend_schema(
+        tags=["auth"],
+        request=TokenInput,
+        responses={200: MeOutput, **ERRORS, 409: ErrorSerializer},
+        summary="Confirm an email address with the link's token",
+    )
+    def post(self, request: Request) -> Response:
+        data = validated(TokenInput, request.data)
+        user = services.email_verify(**data)
+        return Response({"user": UserOutput(selectors.user_with_wallets(user_id=user.pk)).data})

@@ -1,0 +1,31 @@
+"""The configured networks (``settings.CHAINS``), read in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+
+
+@dataclass(frozen=True)
+class ChainConfig:
+    key: str
+    kind: str
+    name: str
+    chain_id: int | str
+    rpc_urls: tuple[str, ...]
+    confirmations: int
+
+
+def chains() -> list[ChainConfig]:
+    return [
+        ChainConfig(
+            key=key,
+            kind=cfg["kind"],
+            name=cfg.get("name", key),
+            chain_id=cfg.get("chain_id"),
+            rpc_urls=tuple(cfg.get("rpc_urls", [])),
+            confirmations=int(cfg.get("confirmations", 1)),
+        )
+        for key, cfg in settings.CHAINS.items()
+    ]

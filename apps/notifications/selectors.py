@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from uuid import UUID
+
+import django_filters
+from django.shortcuts import get_object_or_404
+
+from engipay.api.errors import InvalidInput
+
+from .models import Notification
+
+
+class NotificationFilter(django_filters.FilterSet):
+    read = django_filters.BooleanFilter(
+        field_name="read_at",
+        lookup_expr="isnull",
+        exclude=True,
+        help_text="true: only read ones; false: only unread ones.",
+    )
+    type = django_filters.CharFilter(field_name="kind")
+
+    class Meta:
+        model = Notification
+        fields = ["read", "type"]
+
+
+def notification_list_for_user(*, user, filters: dict | None = None):
+    qs = Notification.objects.filter(user=user).order_by("-created_at", "-id")
+    filterset = NotificationFilter(filters or {}, queryset=qs)
+    if not filterset.is_valid():
+        errors = {field: [str(e) for e in errs] for field, errs in filterset.errors.items()}
+        raise InvalidInput("invalid_filter", "A filter value is not valid.", errors)
+    return filterset.qs
+
+
+def notification_get_for_user(*, user, notification_id: UUID) -> Notification:
+    return get_object_or_404(Notification.objects.filter(user=user), pk=notification_id)
+
+
+def notification_unread_count(*, user) -> int:
+    return Notification.objects.filter(user=user, read_at__isnull=True).count()

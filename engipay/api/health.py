@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django.core.cache import cache
+from django.db import connection
+from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.chains.health import all_chains_health
+
+
+def _timed(check) -> dict[str, Any]:
+    started = time.monotonic()
+    try:
+        detail = check() or {}
+    except Exception as exc:
+        return {"ok": False, "error": type(exc).__name__}
+    return {"ok": True, "latency_ms": round((time.monotonic() - started) * 1000), **detail}
+
+
+def _database() -> dict[str, Any]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+    return {"vendor": connection.vendor}
+
+
+def _redis() -> dict[str, Any]:
+    client = cache._cache.get_client(write=True)  # the cache's own connection pool
+    client.ping()
+    return {}
+
+
+class HealthView(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes: list = []
+
+    @extend_schema(
+        tags=["health"],
+        summary="Database, Redis and every configured chain RPC; 503 when one is down",
+        responses={
+            200: inline_serializer("Health", {"status": serializers.CharField(), "checks": serializers.DictField()}),
+            503: inline_serializer(
+                "HealthDown", {"status": serializers.CharField(), "checks": serializers.DictField()}
+            ),
+        },
+        examples=[
+            OpenApiExample(
+                "All up",
+                value={
+                    "status": "ok",
+                    "checks": {
+                        "database": {"ok": True, "latency_ms": 1, "vendor": "postgresql"},
+                        "redis": {"ok": True, "latency_ms": 0},
+                        "chains": {
+                            "local": {"ok": True, "kind": "evm", "latency_ms": 3, "chain_id": 31337, "block_number": 12}
+                        },
+                    },
+                },
+                response_only=True,
+            )
+        ],
+    )
+    def get(self, request: Request) -> Response:
+        checks = {"database": _timed(_database), "redis": _timed(_redis), "chains": all_chains_health()}
+        healthy = checks["database"]["ok"] and checks["redis"]["ok"] and all(c["ok"] for c in checks["chains"].values())
+        return Response({"status": "ok" if healthy else "down", "checks": checks}, status=200 if healthy else 503)

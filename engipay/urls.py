@@ -1,0 +1,23 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from engipay.api.health import HealthView
+
+admin.site.site_header = "EngiPay back office"
+admin.site.site_title = "EngiPay back office"
+admin.site.index_title = "Operations"
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/health/", HealthView.as_view(), name="health"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("api/auth/", include("apps.accounts.api.urls")),
+    path("api/notifications", include("apps.notifications.api.urls")),
+]
+
+handler400 = "engipay.api.errors.bad_request"
+handler403 = "engipay.api.errors.permission_denied"
+handler404 = "engipay.api.errors.page_not_found"
+handler500 = "engipay.api.errors.server_error"
