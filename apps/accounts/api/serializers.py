@@ -79,10 +79,11 @@ class WalletProofInput(serializers.Serializer):
     message = serializers.CharField(
         required=False,
         allow_blank=True,
+        default="",
         max_length=4000,
         help_text="EIP-4361 message (EVM wallets) that contains a nonce from GET /api/auth/nonce.",
     )
-    signature = serializers.CharField(required=False, allow_blank=True, max_length=1000)
+    signature = serializers.CharField(required=False, allow_blank=True, default="", max_length=1000)
 
     def to_internal_value(self, data):  # type: ignore[override]
         if isinstance(data, dict) and isinstance(data.get("wallet_type"), str):

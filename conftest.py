@@ -1,0 +1,224 @@
+"""Shared fixtures: real Redis, a real anvil node, a real Celery worker; users signed in through the API."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from rest_framework.test import APIClient
+
+from engipay.bootstrap import prepare
+from tests.helpers import Signer, wallet_sign_in
+
+ROOT = Path(__file__).resolve().parent
+ANVIL = ROOT / "node_modules" / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil"
+ANVIL_MNEMONIC = "test test test test test test test test test test test junk"
+
+prepare()  # embedded Redis when REDIS_URL is unset
+
+
+@pytest.fixture(autouse=True)
+def _isolated(settings) -> None:
+    # Fast hashing in tests only; each test gets its own cache namespace (throttle counters start at zero).
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.CACHES = {
+        "default": {**settings.CACHES["default"], "KEY_PREFIX": f"test-{uuid.uuid4().hex}"},
+    }
+
+
+@pytest.fixture
+def throttle_rates(monkeypatch) -> Callable[..., None]:
+    """Tighten some throttle rates for one test (DRF reads them from a class attribute)."""
+    from rest_framework.throttling import SimpleRateThrottle
+
+    def set_rates(**rates: str) -> None:
+        monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {**SimpleRateThrottle.THROTTLE_RATES, **rates})
+
+    return set_rates
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"{what} did not come up within {timeout}s")
+
+
+# --- anvil -----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def anvil() -> Iterator[str]:
+    """A real local EVM node (chain id 31337) on a free port for the whole session."""
+    if not ANVIL.exists():
+        pytest.fail(f"anvil not found at {ANVIL}: run `npm ci` (make test does it).")
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            str(ANVIL),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--chain-id",
+            "31337",
+            "--mnemonic",
+            ANVIL_MNEMONIC,
+            "--silent",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        try:
+            return httpx.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId"}, timeout=1).is_success
+        except httpx.HTTPError:
+            return False
+
+    try:
+        _wait_for(up, 20, "anvil")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.fixture
+def local_chain(settings, anvil) -> str:
+    """Point the ``local`` chain of ``CHAINS`` at the session's anvil."""
+    settings.CHAINS = {
+        "local": {"kind": "evm", "name": "Local anvil", "chain_id": 31337, "rpc_urls": [anvil], "confirmations": 1}
+    }
+    return anvil
+
+
+# --- Celery worker ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[None]:
+    """A real ``celery worker`` process on the test database and the test Redis."""
+    from django.conf import settings
+    from django.db import connection
+
+    env = dict(os.environ)
+    with django_db_blocker.unblock():
+        name = connection.settings_dict["NAME"]
+    if connection.vendor == "sqlite":
+        env["SQLITE_PATH"] = str(name)
+    else:
+        env["DATABASE_URL"] = _database_url_with_name(env["DATABASE_URL"], name)
+    log = tmp_path_factory.mktemp("celery") / "worker.log"
+    cmd = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "engipay",
+        "worker",
+        "--pool=solo",
+        "--loglevel=INFO",
+        "-Q",
+        settings.CELERY_TASK_DEFAULT_QUEUE,
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+        "-n",
+        f"test-{uuid.uuid4().hex[:8]}@%h",
+        f"--logfile={log}",
+    ]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    try:
+        _wait_for(lambda: log.exists() and " ready." in log.read_text(), 60, "celery worker")
+        yield
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        if proc.returncode not in (0, -15):
+            sys.stderr.write(log.read_text())
+
+
+def _database_url_with_name(url: str, name: str) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+# --- Users and clients -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def signer() -> Signer:
+    return Signer()
+
+
+@pytest.fixture
+def new_signer() -> Callable[[], Signer]:
+    return Signer
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def make_user(db) -> Callable[..., dict]:
+    """Sign a new wallet user in through the API; returns the auth response (token, refresh, user)."""
+
+    def make() -> dict:
+        return wallet_sign_in(APIClient(), Signer())
+
+    return make
+
+
+@pytest.fixture
+def alice(make_user):
+    from apps.accounts.models import User
+
+    auth = make_user()
+    user = User.objects.get(pk=auth["user"]["id"])
+    user.auth = auth
+    return user
+
+
+@pytest.fixture
+def bob(make_user):
+    from apps.accounts.models import User
+
+    auth = make_user()
+    user = User.objects.get(pk=auth["user"]["id"])
+    user.auth = auth
+    return user
+
+
+@pytest.fixture
+def api_client_for() -> Callable[..., APIClient]:
+    def for_user(user) -> APIClient:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {user.auth['token']}")
+        return client
+
+    return for_user

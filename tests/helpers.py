@@ -1,0 +1,88 @@
+"""Helpers for tests: a wallet that signs like MetaMask, sign-in through the API, the error-shape check."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from eth_account import Account
+from eth_account.messages import encode_defunct
+from rest_framework.test import APIClient
+
+
+class Signer:
+    """A wallet key that signs EIP-4361 messages the way MetaMask does (EIP-191 personal_sign)."""
+
+    def __init__(self, account=None) -> None:
+        self.account = account or Account.create()
+
+    @property
+    def address(self) -> str:
+        return self.account.address
+
+    def message(
+        self,
+        *,
+        nonce: str,
+        domain: str = "testserver",
+        chain_id: int = 31337,
+        address: str | None = None,
+        expires_in: timedelta | None = timedelta(minutes=10),
+        issued_at: datetime | None = None,
+    ) -> str:
+        issued = issued_at or datetime.now(tz=UTC)
+        lines = [
+            f"{domain} wants you to sign in with your Ethereum account:",
+            address or self.address,
+            "",
+            "Sign in to EngiPay",
+            "",
+            f"URI: http://{domain}",
+            "Version: 1",
+            f"Chain ID: {chain_id}",
+            f"Nonce: {nonce}",
+            f"Issued At: {issued.strftime('%Y-%m-%dT%H:%M:%SZ')}",
+        ]
+        if expires_in is not None:
+            lines.append(f"Expiration Time: {(issued + expires_in).strftime('%Y-%m-%dT%H:%M:%SZ')}")
+        return "\n".join(lines)
+
+    def sign(self, message: str) -> str:
+        return "0x" + self.account.sign_message(encode_defunct(text=message)).signature.hex().removeprefix("0x")
+
+
+def fresh_nonce(client: APIClient) -> str:
+    response = client.get("/api/auth/nonce")
+    assert response.status_code == 200, response.content
+    return response.json()["nonce"]
+
+
+def wallet_sign_in(client: APIClient, signer: Signer, wallet_type: str = "metamask") -> dict:
+    message = signer.message(nonce=fresh_nonce(client))
+    response = client.post(
+        "/api/auth/wallet-connect",
+        {
+            "wallet_address": signer.address,
+            "wallet_type": wallet_type,
+            "message": message,
+            "signature": signer.sign(message),
+        },
+        format="json",
+    )
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def assert_error_shape(response, status: int | None = None, code: str | None = None) -> dict:
+    if status is not None:
+        assert response.status_code == status, (response.status_code, response.content)
+    body = response.json()
+    assert set(body) == {"error"}, body
+    assert set(body["error"]) == {"code", "message", "details"}, body
+    assert isinstance(body["error"]["code"], str)
+    assert body["error"]["code"]
+    assert isinstance(body["error"]["message"], str)
+    assert body["error"]["message"]
+    assert isinstance(body["error"]["details"], dict)
+    if code is not None:
+        assert body["error"]["code"] == code, body
+    return body["error"]
