@@ -11,10 +11,9 @@ from .models import Notification
 
 
 class NotificationFilter(django_filters.FilterSet):
-    read = django_filters.BooleanFilter(
-        field_name="read_at",
-        lookup_expr="isnull",
-        exclude=True,
+    read = django_filters.ChoiceFilter(
+        choices=[("true", "true"), ("false", "false")],
+        method="filter_read",
         help_text="true: only read ones; false: only unread ones.",
     )
     type = django_filters.CharFilter(field_name="kind")
@@ -22,6 +21,9 @@ class NotificationFilter(django_filters.FilterSet):
     class Meta:
         model = Notification
         fields = ["read", "type"]
+
+    def filter_read(self, queryset, name, value):
+        return queryset.filter(read_at__isnull=value == "false")
 
 
 def notification_list_for_user(*, user, filters: dict | None = None):

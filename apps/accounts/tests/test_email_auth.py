@@ -151,8 +151,9 @@ def test_password_reset_flow_leaks_nothing_and_revokes_old_tokens(api_client):
     stale.credentials(HTTP_AUTHORIZATION=f"Bearer {old['token']}")
     assert_error_shape(stale.get("/api/auth/me"), 401)
     assert_error_shape(api_client.post("/api/auth/refresh", {"refresh": old["refresh"]}, format="json"), 401)
-    again = api_client.post("/api/auth/reset-password", {"token": token, "password": "yet another phrase 5"},
-                            format="json")
+    again = api_client.post(
+        "/api/auth/reset-password", {"token": token, "password": "yet another phrase 5"}, format="json"
+    )
     assert_error_shape(again, 400, "invalid_reset_token")
 
 

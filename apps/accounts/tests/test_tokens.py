@@ -40,8 +40,9 @@ def test_an_access_token_is_not_a_refresh_token(alice):
 
 
 def test_logout_revokes_the_refresh_token(alice, bob, api_client_for):
-    assert_error_shape(api_client_for(alice).post("/api/auth/logout", {"refresh": bob.auth["refresh"]},
-                                                  format="json"), 401)
+    assert_error_shape(
+        api_client_for(alice).post("/api/auth/logout", {"refresh": bob.auth["refresh"]}, format="json"), 401
+    )
     response = api_client_for(alice).post("/api/auth/logout", {"refresh": alice.auth["refresh"]}, format="json")
     assert response.status_code == 200
     assert response.json() == {"message": "Logout successful"}

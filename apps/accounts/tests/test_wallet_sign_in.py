@@ -13,8 +13,12 @@ URL = "/api/auth/wallet-connect"
 
 
 def body(signer: Signer, message: str, signature: str | None = None, **extra) -> dict:
-    data = {"wallet_address": signer.address, "wallet_type": "metamask", "message": message,
-            "signature": signature if signature is not None else signer.sign(message)}
+    data = {
+        "wallet_address": signer.address,
+        "wallet_type": "metamask",
+        "message": message,
+        "signature": signature if signature is not None else signer.sign(message),
+    }
     return {**data, **extra}
 
 
@@ -34,8 +38,19 @@ def test_siwe_sign_in_creates_the_user_once_and_returns_a_working_token(api_clie
     assert first["message"] == "Wallet connected and user created"
     assert first["user"]["wallet_address"] == signer.address
     assert first["user"]["wallet_type"] == "metamask"
-    for field in ["id", "email", "username", "first_name", "last_name", "avatar_url", "is_email_verified",
-                  "kyc_status", "referral_code", "settings", "created_at"]:
+    for field in [
+        "id",
+        "email",
+        "username",
+        "first_name",
+        "last_name",
+        "avatar_url",
+        "is_email_verified",
+        "kyc_status",
+        "referral_code",
+        "settings",
+        "created_at",
+    ]:
         assert field in first["user"]
     assert first["token"]
     assert first["refresh"]
@@ -100,8 +115,11 @@ def test_bad_proofs_are_refused_with_401(api_client, signer, case, code):
     elif case == "expired":
         data = body(signer, signer.message(nonce=nonce, issued_at=datetime.now(tz=UTC) - timedelta(minutes=20)))
     elif case == "not_yet_valid":
-        msg = signer.message(nonce=nonce) + "\nNot Before: " + (
-            datetime.now(tz=UTC) + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        msg = (
+            signer.message(nonce=nonce)
+            + "\nNot Before: "
+            + (datetime.now(tz=UTC) + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        )
         data = body(signer, msg)
     elif case == "other_address":
         # A valid message and signature, but for another wallet than the one claimed.
@@ -151,24 +169,29 @@ def test_configured_domains_replace_the_request_host(api_client, signer, setting
     nonce = fresh_nonce(api_client)
     refused = api_client.post(URL, body(signer, signer.message(nonce=nonce)), format="json")
     assert_error_shape(refused, 401, "domain_mismatch")
-    accepted = api_client.post(URL, body(signer, signer.message(nonce=nonce, domain="app.engipay.example")),
-                               format="json")
+    accepted = api_client.post(
+        URL, body(signer, signer.message(nonce=nonce, domain="app.engipay.example")), format="json"
+    )
     assert accepted.status_code == 200
 
 
 @pytest.mark.parametrize("wallet_type", ["argent", "braavos", "xverse"])
 def test_starknet_and_bitcoin_wallets_get_a_clear_400(api_client, wallet_type):
     address = "bc1qxy2kgdygjrsqtzq2n0yrf2493p83kkfjhx0wlh" if wallet_type == "xverse" else "0x4a"
-    response = api_client.post(URL, {"wallet_address": address, "wallet_type": wallet_type,
-                                      "message": "x", "signature": "0x00"}, format="json")
+    response = api_client.post(
+        URL, {"wallet_address": address, "wallet_type": wallet_type, "message": "x", "signature": "0x00"}, format="json"
+    )
     error = assert_error_shape(response, 400, "wallet_type_not_supported")
     assert "not supported yet" in error["message"]
 
 
 @pytest.mark.parametrize(
     "data",
-    [{}, {"wallet_address": "0xabc", "wallet_type": "metamask", "message": "m", "signature": "0x00"},
-     {"wallet_address": "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266", "wallet_type": "phantom"}],
+    [
+        {},
+        {"wallet_address": "0xabc", "wallet_type": "metamask", "message": "m", "signature": "0x00"},
+        {"wallet_address": "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266", "wallet_type": "phantom"},
+    ],
 )
 def test_bad_input_is_400(api_client, data):
     response = api_client.post(URL, data, format="json")

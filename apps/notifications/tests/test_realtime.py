@@ -1,0 +1,105 @@
+"""Websockets through the real Redis channel layer; notifications made by a real Celery worker process."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.db import transaction
+
+from apps.notifications.models import Notification
+from apps.notifications.services import notify
+from apps.notifications.tasks import notification_send
+from engipay.asgi import application
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
+
+
+def socket(query: str = "") -> WebsocketCommunicator:
+    return WebsocketCommunicator(application, f"/ws/notifications/{query}", headers=[(b"host", b"testserver")])
+
+
+async def connected(user) -> WebsocketCommunicator:
+    communicator = socket(f"?token={user.auth['token']}")
+    ok, _ = await communicator.connect()
+    assert ok
+    hello = await communicator.receive_json_from(timeout=5)
+    assert hello == {"type": "authenticated", "user_id": str(user.pk)}
+    return communicator
+
+
+async def test_a_notification_made_in_the_worker_reaches_only_its_users_socket(alice, bob, celery_worker):
+    alice_ws, bob_ws = await connected(alice), await connected(bob)
+    try:
+        await asyncio.to_thread(
+            notification_send.delay,
+            user_id=str(alice.pk),
+            kind="transaction_confirmed",
+            title="Transaction Confirmed",
+            message="Your ETH transfer has been confirmed",
+            data={"amount": "0.5"},
+        )
+        event = await alice_ws.receive_json_from(timeout=20)
+        assert event["type"] == "notification"
+        pushed = event["notification"]
+        assert pushed["type"] == "transaction_confirmed"
+        assert pushed["data"] == {"amount": "0.5"}
+        assert pushed["read"] is False
+        stored = await database_sync_to_async(Notification.objects.get)(pk=pushed["id"])
+        assert stored.user_id == alice.pk
+        assert await bob_ws.receive_nothing(timeout=1)
+    finally:
+        await alice_ws.disconnect()
+        await bob_ws.disconnect()
+
+
+async def test_first_message_authentication(alice):
+    communicator = socket()
+    ok, _ = await communicator.connect()
+    assert ok
+    await communicator.send_json_to({"type": "auth", "token": alice.auth["token"]})
+    assert (await communicator.receive_json_from(timeout=5))["type"] == "authenticated"
+    await database_sync_to_async(notify)(user=alice, kind="k", title="hello")
+    assert (await communicator.receive_json_from(timeout=5))["notification"]["title"] == "hello"
+    await communicator.disconnect()
+
+
+async def test_a_bad_query_token_is_refused_at_the_handshake():
+    communicator = socket("?token=not-a-token")
+    ok, code = await communicator.connect()
+    assert ok is False
+    assert code == 4401
+
+
+async def test_a_bad_first_message_closes_with_4401():
+    communicator = socket()
+    await communicator.connect()
+    await communicator.send_json_to({"type": "auth", "token": "forged"})
+    error = await communicator.receive_json_from(timeout=5)
+    assert error["error"]["code"] == "authentication_failed"
+    assert (await communicator.receive_output(timeout=5)) == {"type": "websocket.close", "code": 4401}
+
+
+async def test_a_silent_anonymous_socket_is_closed_after_the_timeout(settings):
+    settings.WEBSOCKET_AUTH_TIMEOUT_SECONDS = 0.2
+    communicator = socket()
+    await communicator.connect()
+    error = await communicator.receive_json_from(timeout=5)
+    assert error["error"]["code"] == "authentication_timeout"
+    assert (await communicator.receive_output(timeout=5)) == {"type": "websocket.close", "code": 4401}
+
+
+async def test_a_push_waits_for_the_commit_and_a_rollback_sends_nothing(alice):
+    communicator = await connected(alice)
+
+    def rolled_back() -> None:
+        with transaction.atomic():
+            notify(user=alice, kind="k", title="never")
+            transaction.set_rollback(True)
+
+    await database_sync_to_async(rolled_back)()
+    assert await communicator.receive_nothing(timeout=0.5)
+    assert not await database_sync_to_async(Notification.objects.exists)()
+    await communicator.disconnect()
