@@ -17,6 +17,7 @@ from django.core.exceptions import PermissionDenied, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions as drf
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
@@ -126,8 +127,19 @@ def _response(status: int, code: str, message: str, details: dict[str, Any] | No
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
-    """DRF's ``EXCEPTION_HANDLER``: every exception raised in an API view ends here."""
+    """DRF's ``EXCEPTION_HANDLER``: every exception raised in an API view ends here.
+
+    Errors are JSON whatever the view normally renders (YAML schema, HTML docs).
+    """
     set_rollback()
+    request = context.get("request")
+    if request is not None:
+        request.accepted_renderer = JSONRenderer()
+        request.accepted_media_type = "application/json"
+    return _handle(exc, context)
+
+
+def _handle(exc: Exception, context: dict[str, Any]) -> Response:
     if isinstance(exc, ApplicationError):
         return _response(exc.status_code, exc.code, exc.message, exc.details)
     if isinstance(exc, drf.ValidationError):

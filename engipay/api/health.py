@@ -13,6 +13,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.chains.health import all_chains_health
+from engipay.api.errors import error_body
+from engipay.api.validation import ErrorSerializer
 
 
 def _timed(check) -> dict[str, Any]:
@@ -47,9 +49,7 @@ class HealthView(APIView):
         summary="Database, Redis and every configured chain RPC; 503 when one is down",
         responses={
             200: inline_serializer("Health", {"status": serializers.CharField(), "checks": serializers.DictField()}),
-            503: inline_serializer(
-                "HealthDown", {"status": serializers.CharField(), "checks": serializers.DictField()}
-            ),
+            503: ErrorSerializer,
         },
         examples=[
             OpenApiExample(
@@ -70,5 +70,10 @@ class HealthView(APIView):
     )
     def get(self, request: Request) -> Response:
         checks = {"database": _timed(_database), "redis": _timed(_redis), "chains": all_chains_health()}
-        healthy = checks["database"]["ok"] and checks["redis"]["ok"] and all(c["ok"] for c in checks["chains"].values())
-        return Response({"status": "ok" if healthy else "down", "checks": checks}, status=200 if healthy else 503)
+        down = [name for name in ("database", "redis") if not checks[name]["ok"]]
+        down += [f"chains.{key}" for key, check in checks["chains"].items() if not check["ok"]]
+        if not down:
+            return Response({"status": "ok", "checks": checks})
+        # Still the one error shape; the full report rides in ``details`` for operators and load balancers.
+        details = {"status": "down", "down": down, "checks": checks}
+        return Response(error_body("service_unavailable", f"Unavailable: {', '.join(down)}.", details), status=503)

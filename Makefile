@@ -1,0 +1,66 @@
+# EngiPay backend. Two commands matter: `make run` and `make test` (see README.md).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell python3 -c 'import sys; print(sys.executable)')
+UV_VERSION := 0.13.8
+UV := $(PYTHON) -m uv
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+ANVIL := node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil
+
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+export UV_PYTHON := $(PYTHON)
+
+.PHONY: help install run test lint check clean
+
+help:
+	@echo "make run   - install what is missing, migrate, load demo data, start web + worker + beat + local chain"
+	@echo "make test  - install what is missing and run the whole test suite"
+	@echo "make lint  - ruff, import contracts, Django checks, migrations and OpenAPI schema checks"
+
+# --- installation (pinned: uv.lock and package-lock.json) ---------------------------------------------------
+$(VENV)/.installed: pyproject.toml uv.lock
+	@$(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv==$(UV_VERSION)"
+	$(UV) sync --frozen --quiet
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+install: $(VENV)/.installed node_modules/.installed
+
+# --- run the platform ---------------------------------------------------------------------------------------
+run: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput --verbosity 0
+	$(PY) manage.py demo_data
+	@echo ""
+	@echo "  API docs:  http://127.0.0.1:$(PORT)/api/docs/"
+	@echo "  Admin:     http://127.0.0.1:$(PORT)/admin/"
+	@echo "  Health:    http://127.0.0.1:$(PORT)/api/health/"
+	@echo "  Websocket: ws://127.0.0.1:$(PORT)/ws/notifications/?token=<access token>"
+	@echo ""
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho start -f Procfile -p $(PORT)
+
+# --- tests ----------------------------------------------------------------------------------------------------
+# Tests get their own embedded Redis, Celery queue and cache prefix, so they never touch a running `make run`.
+test: install
+	EMBEDDED_REDIS_DIR=var/test-redis CELERY_QUEUE=engipay-test CACHE_KEY_PREFIX=engipay-test \
+		$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+	$(PY) manage.py check --fail-level WARNING
+	$(PY) manage.py makemigrations --check --dry-run
+	$(PY) manage.py spectacular --validate --fail-on-warn --file /dev/null
+	@! grep -rnE "FloatField|float\(" --include=*.py apps engipay || (echo "float near money: use Decimal" && false)
+
+clean:
+	-$(PY) -m engipay.embedded_redis stop var/redis
+	-$(PY) -m engipay.embedded_redis stop var/test-redis
+	rm -rf var/staticfiles
