@@ -39,7 +39,7 @@ run: install
 	$(PY) manage.py demo_data
 	@echo ""
 	@echo "  API docs:  http://127.0.0.1:$(PORT)/api/docs/"
-	@echo "  Admin:     http://127.0.0.1:$(PORT)/admin/"
+	@echo "  Admin:     http://127.0.0.1:$(PORT)/admin/  (admin@engipay.local / $$(cat var/demo-admin-password))"
 	@echo "  Health:    http://127.0.0.1:$(PORT)/api/health/"
 	@echo "  Websocket: ws://127.0.0.1:$(PORT)/ws/notifications/?token=<access token>"
 	@echo ""

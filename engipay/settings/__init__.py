@@ -100,11 +100,11 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 WHITENOISE_USE_FINDERS = True
 MEDIA_ROOT = VAR_DIR / "media"
 
-# --- Email: console in development; SMTP via EMAIL_URL-like variables in production.
+# --- Email: printed to the console in development; SMTP in production (EMAIL_BACKEND and EMAIL_*).
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25)
-EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "") if is_set("EMAIL_HOST_USER") else ""
+EMAIL_HOST_USER = env_optional("EMAIL_HOST_USER") or ""
 EMAIL_HOST_PASSWORD = env_optional("EMAIL_HOST_PASSWORD") or ""
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "EngiPay <no-reply@engipay.local>")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .env import env_bool, env_int, env_str
+from .env import env_int, env_str
 from .services import CELERY_BROKER_URL
 
 CELERY_BROKER_URL = CELERY_BROKER_URL
@@ -20,7 +20,6 @@ CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "engipay")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Redis redelivers an unacknowledged task after this long; it must exceed the hard time limit.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": max(3600, CELERY_TASK_TIME_LIMIT * 2)}
-CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "accounts-sign-in-nonce-cleanup": {

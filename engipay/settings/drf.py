@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .env import env_str
+from .env import env_int, env_str
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["apps.accounts.authentication.BearerTokenAuthentication"],
@@ -25,7 +25,8 @@ REST_FRAMEWORK = {
         "nonce": env_str("THROTTLE_NONCE", "30/min"),
         "password_reset": env_str("THROTTLE_PASSWORD_RESET", "5/hour"),
     },
-    "NUM_PROXIES": 0,
+    # Client IPs (throttling) come from X-Forwarded-For only behind this many trusted proxies.
+    "NUM_PROXIES": env_int("NUM_PROXIES", 0, minimum=0),
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
