@@ -15,7 +15,6 @@ from .env import (
     env_list,
     env_optional,
     env_str,
-    is_set,
     secret_key,
 )
 
