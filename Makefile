@@ -13,7 +13,7 @@ ANVIL := node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_PYTHON := $(PYTHON)
 
-.PHONY: help install run test lint check clean
+.PHONY: help install run test lint bench clean
 
 help:
 	@echo "make run   - install what is missing, migrate, load demo data, start web + worker + beat + local chain"
@@ -59,6 +59,9 @@ lint: install
 	$(PY) manage.py makemigrations --check --dry-run
 	$(PY) manage.py spectacular --validate --fail-on-warn --file /dev/null
 	@! grep -rnE "FloatField|float\(" --include=*.py apps engipay || (echo "float near money: use Decimal" && false)
+
+bench: install
+	$(PY) bench/auth_and_push.py
 
 clean:
 	-$(PY) -m engipay.embedded_redis stop var/redis

@@ -185,33 +185,27 @@ def api_client() -> APIClient:
 
 
 @pytest.fixture
-def make_user(db) -> Callable[..., dict]:
-    """Sign a new wallet user in through the API; returns the auth response (token, refresh, user)."""
+def make_user(db) -> Callable[[], object]:
+    """A new wallet user signed in through the API; ``user.auth`` holds the response (token, refresh, user)."""
+    from apps.accounts.models import User
 
-    def make() -> dict:
-        return wallet_sign_in(APIClient(), Signer())
+    def make():
+        auth = wallet_sign_in(APIClient(), Signer())
+        user = User.objects.get(pk=auth["user"]["id"])
+        user.auth = auth
+        return user
 
     return make
 
 
 @pytest.fixture
 def alice(make_user):
-    from apps.accounts.models import User
-
-    auth = make_user()
-    user = User.objects.get(pk=auth["user"]["id"])
-    user.auth = auth
-    return user
+    return make_user()
 
 
 @pytest.fixture
 def bob(make_user):
-    from apps.accounts.models import User
-
-    auth = make_user()
-    user = User.objects.get(pk=auth["user"]["id"])
-    user.auth = auth
-    return user
+    return make_user()
 
 
 @pytest.fixture
