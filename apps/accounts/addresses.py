@@ -11,13 +11,14 @@ from engipay.api.errors import InvalidInput
 from .models import ChainKind
 
 STARKNET_FIELD_PRIME = 2**251 + 17 * 2**192 + 1
+_EVM_RE = re.compile(r"^0x[0-9a-fA-F]{40}$")
 _STARKNET_RE = re.compile(r"^0x[0-9a-fA-F]{1,64}$")
 _BECH32_RE = re.compile(r"^(bc|tb|bcrt)1[02-9ac-hj-np-z]{6,87}$")
 _BASE58_RE = re.compile(r"^[123mn][1-9A-HJ-NP-Za-km-z]{25,34}$")
 
 
 def normalize_evm(address: str) -> str:
-    if not isinstance(address, str) or not is_hex_address(address):
+    if not isinstance(address, str) or not _EVM_RE.match(address) or not is_hex_address(address):
         raise InvalidInput("invalid_address", "Not an EVM address (0x followed by 40 hex digits).")
     return to_checksum_address(address)
 

@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+import re
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+
+from apps.accounts.models import User, Wallet
+from apps.notifications.models import Notification
+
+
+@pytest.mark.django_db(transaction=True)
+def test_demo_data_prints_working_admin_credentials_and_signs_the_demo_wallets_in(settings, tmp_path):
+    settings.VAR_DIR = tmp_path
+    out = StringIO()
+    call_command("demo_data", stdout=out)
+    call_command("demo_data", stdout=StringIO())  # again: nothing doubles
+    email, password = re.search(r"Demo admin: (\S+) / (\S+)", out.getvalue()).groups()
+    client = Client()
+    response = client.post("/admin/login/?next=/admin/", {"username": email, "password": password})
+    assert response.status_code == 302
+    assert client.get("/admin/").status_code == 200
+    wallets = Wallet.objects.order_by("address")
+    assert sorted(w.address for w in wallets) == sorted(
+        ["0x70997970C51812dc3A010C7d01b50e0d17dc79C8", "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"]
+    )
+    assert User.objects.filter(wallets__isnull=False).distinct().count() == 2
+    assert Notification.objects.filter(kind="welcome").count() == 2
