@@ -4,7 +4,8 @@ SHELL := /bin/bash
 
 PYTHON ?= $(shell python3 -c 'import sys; print(sys.executable)')
 UV_VERSION := 0.13.8
-UV := $(PYTHON) -m uv
+# uv lives in its own small venv, so nothing is installed into the system Python (PEP 668 safe).
+UV := .tools/bin/uv
 VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
@@ -21,8 +22,11 @@ help:
 	@echo "make lint  - ruff, import contracts, Django checks, migrations and OpenAPI schema checks"
 
 # --- installation (pinned: uv.lock and package-lock.json) ---------------------------------------------------
-$(VENV)/.installed: pyproject.toml uv.lock
-	@$(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv==$(UV_VERSION)"
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+$(VENV)/.installed: pyproject.toml uv.lock | $(UV)
 	$(UV) sync --frozen --quiet
 	@touch $@
 
@@ -34,6 +38,7 @@ install: $(VENV)/.installed node_modules/.installed
 
 # --- run the platform ---------------------------------------------------------------------------------------
 run: install
+	@$(PY) -c "import socket,sys; ports=[$(PORT), int('$${ANVIL_PORT:-8545}')]; busy=[p for p in ports if socket.socket().connect_ex(('127.0.0.1', p)) == 0]; sys.exit(f'Port(s) {busy} already in use: stop what runs there, or set PORT / ANVIL_PORT.' if busy else 0)"
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py demo_data
@@ -41,15 +46,15 @@ run: install
 	@echo "  API docs:  http://127.0.0.1:$(PORT)/api/docs/"
 	@echo "  Admin:     http://127.0.0.1:$(PORT)/admin/  (admin@engipay.local / $$(cat var/demo-admin-password))"
 	@echo "  Health:    http://127.0.0.1:$(PORT)/api/health/"
-	@echo "  Websocket: ws://127.0.0.1:$(PORT)/ws/notifications/?token=<access token>"
+	@echo "  Websocket: ws://127.0.0.1:$(PORT)/ws/notifications/  (first message: {\"type\": \"auth\", \"token\": \"<access>\"})"
 	@echo ""
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho start -f Procfile -p $(PORT)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho start -f Procfile -p $(PORT); \
+		status=$$?; $(PY) -m engipay.embedded_redis stop var/redis; exit $$status
 
 # --- tests ----------------------------------------------------------------------------------------------------
-# Tests get their own embedded Redis, Celery queue and cache prefix, so they never touch a running `make run`.
+# Tests get their own embedded Redis, Celery queue and cache prefix (pyproject.toml, pytest-env).
 test: install
-	EMBEDDED_REDIS_DIR=var/test-redis CELERY_QUEUE=engipay-test CACHE_KEY_PREFIX=engipay-test \
-		$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .
@@ -66,4 +71,4 @@ bench: install
 clean:
 	-$(PY) -m engipay.embedded_redis stop var/redis
 	-$(PY) -m engipay.embedded_redis stop var/test-redis
-	rm -rf var/staticfiles
+	rm -rf var/staticfiles .tools

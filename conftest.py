@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 import os
 import socket
 import subprocess
@@ -22,7 +24,27 @@ ROOT = Path(__file__).resolve().parent
 ANVIL = ROOT / "node_modules" / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil"
 ANVIL_MNEMONIC = "test test test test test test test test test test test junk"
 
+
+def _embedded_redis_running() -> bool:
+    from django.conf import settings
+
+    from engipay import embedded_redis
+
+    return settings.REDIS_EMBEDDED and embedded_redis._alive(embedded_redis.socket_path(settings.EMBEDDED_REDIS_DIR))
+
+
+_REDIS_WAS_RUNNING = _embedded_redis_running()
 prepare()  # embedded Redis when REDIS_URL is unset
+
+
+def pytest_unconfigure(config) -> None:
+    """Stop the embedded Redis if this test run started it (no stray servers after `make test`)."""
+    from django.conf import settings
+
+    from engipay import embedded_redis
+
+    if settings.REDIS_EMBEDDED and not _REDIS_WAS_RUNNING:
+        embedded_redis.stop(settings.EMBEDDED_REDIS_DIR)
 
 
 @pytest.fixture(autouse=True)
@@ -114,8 +136,13 @@ def local_chain(settings, anvil) -> str:
 
 
 @pytest.fixture(scope="session")
-def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[None]:
-    """A real ``celery worker`` process on the test database and the test Redis."""
+def mail_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("mail")
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker, mail_dir) -> Iterator[None]:
+    """A real ``celery worker`` process on the test database and the test Redis; its mail goes to files."""
     from django.conf import settings
     from django.db import connection
 
@@ -126,7 +153,9 @@ def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory) -> Itera
         env["SQLITE_PATH"] = str(name)
     else:
         env["DATABASE_URL"] = _database_url_with_name(env["DATABASE_URL"], name)
-    log = tmp_path_factory.mktemp("celery") / "worker.log"
+    env["EMAIL_BACKEND"] = "django.core.mail.backends.filebased.EmailBackend"
+    env["EMAIL_FILE_PATH"] = str(mail_dir)
+    log = mail_dir.parent / "worker.log"
     cmd = [
         sys.executable,
         "-m",
@@ -157,6 +186,31 @@ def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory) -> Itera
             proc.kill()
         if proc.returncode not in (0, -15):
             sys.stderr.write(log.read_text())
+
+
+@pytest.fixture
+def mailbox(celery_worker, mail_dir) -> Callable[..., list]:
+    """Mail the worker sent during this test: ``mailbox(count)`` waits for ``count`` messages and returns them."""
+    from engipay.celery import app
+
+    app.control.purge()  # tasks queued by earlier tests that ran without a worker
+    for old in mail_dir.iterdir():
+        old.unlink()
+
+    def messages() -> list:
+        found = []
+        for path in sorted(mail_dir.iterdir(), key=lambda p: p.stat().st_mtime):
+            for chunk in path.read_bytes().split(b"\n" + b"-" * 79 + b"\n"):
+                if chunk.strip():
+                    found.append(email.message_from_bytes(chunk.lstrip(), policy=email.policy.default))
+        return found
+
+    def wait(count: int, timeout: float = 20) -> list:
+        _wait_for(lambda: len(messages()) >= count, timeout, f"{count} email(s)")
+        return messages()
+
+    wait.now = messages
+    return wait
 
 
 def _database_url_with_name(url: str, name: str) -> str:

@@ -2,12 +2,17 @@
 
 Either ``?token=<access>`` in the URL (checked before the handshake is accepted: a bad one is refused with close
 code 4401), or, to keep tokens out of URLs and logs, a first message ``{"type": "auth", "token": "<access>"}``
-within ``WEBSOCKET_AUTH_TIMEOUT_SECONDS``; a missing or bad one closes the socket with 4401.
+within ``WEBSOCKET_AUTH_TIMEOUT_SECONDS``; a missing or bad one closes the socket with 4401. That second way
+needs the handshake accepted first, so an unauthenticated socket lives for at most that timeout and receives
+nothing but the refusal. An authenticated socket closes (4401) when its token expires or the user's tokens are
+revoked (password reset, deactivation).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import time
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -20,10 +25,11 @@ CLOSE_UNAUTHENTICATED = 4401
 
 
 @database_sync_to_async
-def _user_for_token(raw: str):
-    from apps.accounts.authentication import user_for_token
+def _authenticate(raw: str) -> tuple[Any, float] | None:
+    """(user, token expiry as a unix time), or None when the token is not valid."""
+    from apps.accounts.authentication import user_and_expiry_for_token
 
-    return user_for_token(raw)
+    return user_and_expiry_for_token(raw)
 
 
 class QueryTokenAuthMiddleware:
@@ -35,69 +41,89 @@ class QueryTokenAuthMiddleware:
     async def __call__(self, scope: dict, receive: Any, send: Any) -> Any:
         params = parse_qs(scope.get("query_string", b"").decode())
         token = (params.get("token") or [""])[0]
-        scope = dict(scope, user=AnonymousUser(), token_invalid=False)
+        scope = dict(scope, user=AnonymousUser(), token_invalid=False, token_expires_at=None)
         if token:
-            user = await _user_for_token(token)
-            scope["user"] = user or AnonymousUser()
-            scope["token_invalid"] = user is None
+            found = await _authenticate(token)
+            scope["token_invalid"] = found is None
+            if found is not None:
+                scope["user"], scope["token_expires_at"] = found
         return await self.app(scope, receive, send)
+
+
+def _error(code: str, message: str) -> dict[str, Any]:
+    return {"type": "error", "error": {"code": code, "message": message, "details": {}}}
 
 
 class AuthenticatedJsonConsumer(AsyncJsonWebsocketConsumer):
     """Base consumer: authenticated before it does anything; subclasses implement ``on_authenticated``."""
 
     user: Any = None
+    _timers: list[asyncio.TimerHandle]
+    _session_group: str | None = None
 
     async def connect(self) -> None:
+        self._timers = []
         if self.scope.get("token_invalid"):
             await self.close(code=CLOSE_UNAUTHENTICATED)  # before accept(): the handshake itself is refused
             return
-        user = self.scope.get("user")
         await self.accept()
+        user = self.scope.get("user")
         if user is not None and user.is_authenticated:
-            await self._authenticated(user)
+            await self._authenticated(user, self.scope["token_expires_at"])
         else:
-            self._auth_timer = asyncio.get_running_loop().call_later(
-                settings.WEBSOCKET_AUTH_TIMEOUT_SECONDS,
-                lambda: asyncio.ensure_future(self._refuse("authentication_timeout")),
-            )
+            self._close_later(settings.WEBSOCKET_AUTH_TIMEOUT_SECONDS, "authentication_timeout")
 
-    async def _authenticated(self, user: Any) -> None:
+    def _close_later(self, delay: float, reason: str) -> None:
+        loop = asyncio.get_running_loop()
+        self._timers.append(loop.call_later(max(delay, 0), lambda: asyncio.ensure_future(self._refuse(reason))))
+
+    async def _authenticated(self, user: Any, expires_at: float) -> None:
+        from apps.notifications.services import session_group
+
+        for timer in self._timers:
+            timer.cancel()
+        self._timers = []
         self.user = user
+        self._session_group = session_group(user.pk)
+        await self.channel_layer.group_add(self._session_group, self.channel_name)
+        self._close_later(expires_at - time.time(), "token_expired")
         await self.on_authenticated()
         await self.send_json({"type": "authenticated", "user_id": str(user.pk)})
 
     async def _refuse(self, reason: str) -> None:
-        if self.user is None:
-            await self.send_json(
-                {"type": "error", "error": {"code": reason, "message": "Not authenticated.", "details": {}}}
-            )
-            await self.close(code=CLOSE_UNAUTHENTICATED)
+        await self.send_json(_error(reason, "Not authenticated."))
+        await self.close(code=CLOSE_UNAUTHENTICATED)
+
+    async def session_revoked(self, event: dict[str, Any]) -> None:
+        await self._refuse("session_revoked")
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
+        try:
+            content = json.loads(text_data if text_data is not None else (bytes_data or b"").decode())
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            await self.send_json(_error("malformed_message", "Messages are JSON objects."))
+            return
+        await self.receive_json(content)
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
-        if self.user is None:
-            token = content.get("token") if isinstance(content, dict) and content.get("type") == "auth" else None
-            user = await _user_for_token(token) if isinstance(token, str) and token else None
-            if user is None:
-                await self._refuse("authentication_failed")
-                return
-            self._auth_timer.cancel()
-            await self._authenticated(user)
+        if self.user is not None:
+            await self.on_message(content)
             return
-        await self.on_message(content)
+        token = content.get("token") if isinstance(content, dict) and content.get("type") == "auth" else None
+        found = await _authenticate(token) if isinstance(token, str) and token else None
+        if found is None:
+            await self._refuse("authentication_failed")
+            return
+        await self._authenticated(*found)
 
     async def on_authenticated(self) -> None:  # pragma: no cover - overridden
         raise NotImplementedError
 
     async def on_message(self, content: Any) -> None:
-        await self.send_json(
-            {
-                "type": "error",
-                "error": {"code": "unsupported_message", "message": "This socket takes no messages.", "details": {}},
-            }
-        )
+        await self.send_json(_error("unsupported_message", "This socket takes no messages."))
 
     async def disconnect(self, code: int) -> None:
-        timer = getattr(self, "_auth_timer", None)
-        if timer is not None:
+        for timer in getattr(self, "_timers", []):
             timer.cancel()
+        if self._session_group:
+            await self.channel_layer.group_discard(self._session_group, self.channel_name)

@@ -63,7 +63,7 @@ def test_health_is_503_when_a_chain_is_down(api_client, settings, local_chain):
         "mainnet": {"kind": "evm", "chain_id": 1, "confirmations": 12, "rpc_urls": [f"http://127.0.0.1:{free_port()}"]},
     }
     response = api_client.get("/api/health/")
-    error = assert_error_shape(response, 503, "service_unavailable")
+    error = assert_error_shape(response, 503, "chain_unavailable")
     assert error["details"]["down"] == ["chains.mainnet"]
     assert error["details"]["checks"]["chains"]["mainnet"]["ok"] is False
     assert error["details"]["checks"]["chains"]["local"]["ok"] is True
@@ -73,7 +73,7 @@ def test_health_is_503_when_a_chain_is_down(api_client, settings, local_chain):
 @pytest.mark.django_db
 def test_health_is_503_when_the_chain_id_is_wrong(api_client, settings, anvil):
     settings.CHAINS = {"sepolia": {"kind": "evm", "chain_id": 11155111, "rpc_urls": [anvil], "confirmations": 3}}
-    error = assert_error_shape(api_client.get("/api/health/"), 503, "service_unavailable")
+    error = assert_error_shape(api_client.get("/api/health/"), 503, "chain_unavailable")
     assert "expected 11155111" in error["details"]["checks"]["chains"]["sepolia"]["error"]
 
 
@@ -99,9 +99,20 @@ def test_staff_sign_in_to_the_admin_with_a_password():
 
 
 @pytest.mark.django_db
-def test_an_api_user_cannot_enter_the_admin(alice):
-    client = Client()
-    assert client.get("/admin/").status_code == 302  # to the login page, never in
+def test_an_api_token_does_not_open_the_admin(alice):
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {alice.auth['token']}")
+    response = client.get("/admin/accounts/user/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/")
+    # Alice has no password (wallet user), so the admin login cannot take her in either.
+    assert not alice.has_usable_password()
+
+
+@pytest.mark.django_db
+def test_a_too_large_body_is_413_in_the_error_shape(api_client, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
+    response = api_client.post("/api/auth/login", {"email": "a@example.com", "password": "x" * 5000}, format="json")
+    assert_error_shape(response, 413, "payload_too_large")
 
 
 @pytest.mark.django_db

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.tokens import AccessToken
@@ -28,10 +29,10 @@ class BearerTokenAuthentication(JWTAuthentication):
         return user
 
 
-def user_for_token(raw: str) -> User | None:
-    """Resolve an access token outside DRF (websocket handshake). None when it is not valid."""
+def user_and_expiry_for_token(raw: str) -> tuple[User, float] | None:
+    """Resolve an access token outside DRF (websockets): (user, expiry as unix time), or None if not valid."""
     try:
         token = AccessToken(raw)
-        return BearerTokenAuthentication().get_user(token)
-    except (TokenError, InvalidToken, Exception):
+        return BearerTokenAuthentication().get_user(token), float(token["exp"])
+    except (TokenError, AuthenticationFailed, KeyError):
         return None

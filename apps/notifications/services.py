@@ -32,15 +32,25 @@ def notification_payload(notification: Notification) -> dict[str, Any]:
     }
 
 
-def _push(*, user_id: Any, payload: dict[str, Any]) -> None:
+def session_group(user_id: Any) -> str:
+    """Every socket of a user, whatever it is for: told when the user's tokens are revoked."""
+    return f"session.{user_id}"
+
+
+def _group_send(group: str, message: dict[str, Any]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
     try:
-        async_to_sync(layer.group_send)(user_group(user_id), {"type": "notification.created", "payload": payload})
+        async_to_sync(layer.group_send)(group, message)
     except Exception:
-        # The row is stored and GET /api/notifications shows it; a lost push must not undo the caller's work.
-        logger.exception("Could not push notification %s to user %s", payload.get("id"), user_id)
+        # Runs after commit: the stored state is right (GET /api/notifications shows it); a lost push must not
+        # turn the caller's committed work into an error.
+        logger.exception("Could not send %s to %s", message.get("type"), group)
+
+
+def _push(*, user_id: Any, payload: dict[str, Any]) -> None:
+    _group_send(user_group(user_id), {"type": "notification.created", "payload": payload})
 
 
 def notify(*, user, kind: str, title: str, message: str = "", data: dict[str, Any] | None = None) -> Notification:
@@ -60,3 +70,8 @@ def notification_mark_read(*, notification: Notification) -> Notification:
 
 def notification_mark_all_read(*, user) -> int:
     return Notification.objects.filter(user=user, read_at__isnull=True).update(read_at=timezone.now())
+
+
+def sessions_revoked(*, user_id: Any) -> None:
+    """Close the user's open sockets once the surrounding transaction commits (their tokens were revoked)."""
+    transaction.on_commit(lambda: _group_send(session_group(user_id), {"type": "session.revoked"}))

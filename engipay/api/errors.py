@@ -13,7 +13,13 @@ from typing import Any
 
 import httpx
 import requests
-from django.core.exceptions import PermissionDenied, SuspiciousOperation
+from django.core.exceptions import (
+    PermissionDenied,
+    RequestDataTooBig,
+    SuspiciousOperation,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions as drf
@@ -150,6 +156,10 @@ def _handle(exc: Exception, context: dict[str, Any]) -> Response:
         return _response(400, "invalid_input", exc.messages[0], details)
     if isinstance(exc, Http404):
         return _response(404, "not_found", "Not found.")
+    if isinstance(exc, (RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent)):
+        return _response(413, "payload_too_large", "The request body is too large.")
+    if isinstance(exc, SuspiciousOperation):
+        return _response(400, "bad_request", "The request was refused as unsafe.")
     if isinstance(exc, PermissionDenied):
         return _response(403, "permission_denied", "You do not have permission to do this.")
     if isinstance(exc, drf.APIException):
@@ -179,6 +189,8 @@ def _handle(exc: Exception, context: dict[str, Any]) -> Response:
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    if isinstance(exception, (RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent)):
+        return JsonResponse(error_body("payload_too_large", "The request body is too large."), status=413)
     message = "The request is not valid."
     if isinstance(exception, SuspiciousOperation):
         message = "The request was refused as unsafe."

@@ -106,6 +106,7 @@ EMAIL_PORT = env_int("EMAIL_PORT", 25)
 EMAIL_HOST_USER = env_optional("EMAIL_HOST_USER") or ""
 EMAIL_HOST_PASSWORD = env_optional("EMAIL_HOST_PASSWORD") or ""
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(VAR_DIR / "mail"))  # for the file backend
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "EngiPay <no-reply@engipay.local>")
 FRONTEND_URL = env_str("FRONTEND_URL", "http://localhost:3000").rstrip("/")
 
@@ -128,7 +129,9 @@ if env_bool("BEHIND_TLS_PROXY", False):
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440, minimum=1024)
 
 # --- Sign-in.
-SIWE_DOMAINS = env_list("SIWE_DOMAINS", [])  # empty: the request's own host is the only accepted domain
+# Domains accepted in sign-in messages. Empty: the request's own host and FRONTEND_URL's host (the frontend
+# proxies sign-in, so its users sign messages for its domain). Relies on a strict ALLOWED_HOSTS.
+SIWE_DOMAINS = env_list("SIWE_DOMAINS", [])
 SIGN_IN_NONCE_TTL = timedelta(seconds=env_int("SIGN_IN_NONCE_TTL_SECONDS", 600, minimum=30))
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 60, minimum=1)),
@@ -150,9 +153,17 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"redact_tokens": {"()": "engipay.logging_filters.RedactTokens"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_tokens"]}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.request": {"level": "ERROR"}, "django.server": {"level": "WARNING"}},
+    "loggers": {
+        "django.request": {"level": "ERROR"},
+        "django.server": {"level": "WARNING"},
+        "httpx": {"level": "WARNING"},
+        # uvicorn's own loggers go through our handler too, so websocket URLs never log a token.
+        "uvicorn.error": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "uvicorn.access": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
 }
 
 from .celery import *  # noqa: E402, F403

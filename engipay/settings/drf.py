@@ -23,7 +23,8 @@ REST_FRAMEWORK = {
         "auth_ip": env_str("THROTTLE_AUTH_IP", "30/min"),
         "login_account": env_str("THROTTLE_LOGIN_ACCOUNT", "5/min"),
         "nonce": env_str("THROTTLE_NONCE", "30/min"),
-        "password_reset": env_str("THROTTLE_PASSWORD_RESET", "5/hour"),
+        "password_reset": env_str("THROTTLE_PASSWORD_RESET", "10/hour"),
+        "email_address": env_str("THROTTLE_EMAIL_ADDRESS", "5/hour"),
     },
     # Client IPs (throttling) come from X-Forwarded-For only behind this many trusted proxies.
     "NUM_PROXIES": env_int("NUM_PROXIES", 0, minimum=0),

@@ -80,7 +80,7 @@ class WalletProofInput(serializers.Serializer):
         required=False,
         allow_blank=True,
         default="",
-        max_length=4000,
+        max_length=2000,
         help_text="EIP-4361 message (EVM wallets) that contains a nonce from GET /api/auth/nonce.",
     )
     signature = serializers.CharField(required=False, allow_blank=True, default="", max_length=1000)

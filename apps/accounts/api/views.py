@@ -7,7 +7,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts import selectors, services
-from engipay.api.throttling import AuthIPThrottle, LoginAccountThrottle, NonceThrottle, PasswordResetThrottle
+from engipay.api.errors import Unauthenticated
+from engipay.api.throttling import (
+    AuthIPThrottle,
+    EmailAddressThrottle,
+    LoginFailureThrottle,
+    NonceThrottle,
+    PasswordResetThrottle,
+)
 from engipay.api.validation import ErrorSerializer, validated
 
 from .serializers import (
@@ -86,7 +93,7 @@ class WalletConnectView(APIView):
 class SignupView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
-    throttle_classes = [AuthIPThrottle]
+    throttle_classes = [AuthIPThrottle, EmailAddressThrottle]
 
     @extend_schema(tags=["auth"], request=EmailPasswordInput, responses={201: AuthOutput, **ERRORS})
     def post(self, request: Request) -> Response:
@@ -98,12 +105,16 @@ class SignupView(APIView):
 class LoginView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
-    throttle_classes = [AuthIPThrottle, LoginAccountThrottle]
+    throttle_classes = [AuthIPThrottle, LoginFailureThrottle]
 
     @extend_schema(tags=["auth"], request=EmailPasswordInput, responses={200: AuthOutput, **ERRORS})
     def post(self, request: Request) -> Response:
         data = validated(EmailPasswordInput, request.data)
-        user = services.user_login(**data)
+        try:
+            user = services.user_login(**data)
+        except Unauthenticated:
+            LoginFailureThrottle().record_failure(request)
+            raise
         return _auth_response(user, "Login successful")
 
 
@@ -113,7 +124,7 @@ FORGOT_MESSAGE = "If an account exists with this email, a password reset link ha
 class ForgotPasswordView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
-    throttle_classes = [PasswordResetThrottle]
+    throttle_classes = [PasswordResetThrottle, EmailAddressThrottle]
 
     @extend_schema(tags=["auth"], request=ForgotPasswordInput, responses={200: MessageOutput, **ERRORS})
     def post(self, request: Request) -> Response:

@@ -222,3 +222,17 @@ def test_linking_needs_a_signed_in_user(api_client, signer):
     nonce = fresh_nonce(api_client)
     response = api_client.post("/api/auth/wallets", body(signer, signer.message(nonce=nonce)), format="json")
     assert_error_shape(response, 401)
+
+
+def test_the_frontends_domain_is_accepted_by_default(api_client, signer, settings):
+    """The frontend proxies wallet-connect, so its users sign messages for FRONTEND_URL's host."""
+    settings.FRONTEND_URL = "http://localhost:3000"
+    nonce = fresh_nonce(api_client)
+    response = api_client.post(URL, body(signer, signer.message(nonce=nonce, domain="localhost:3000")), format="json")
+    assert response.status_code == 200, response.content
+
+
+def test_an_oversized_message_is_refused_before_parsing(api_client, signer):
+    nonce = fresh_nonce(api_client)
+    message = signer.message(nonce=nonce).replace("Sign in to EngiPay", "x" * 5000)
+    assert_error_shape(api_client.post(URL, body(signer, message), format="json"), 400, "invalid_input")

@@ -103,3 +103,48 @@ async def test_a_push_waits_for_the_commit_and_a_rollback_sends_nothing(alice):
     assert await communicator.receive_nothing(timeout=0.5)
     assert not await database_sync_to_async(Notification.objects.exists)()
     await communicator.disconnect()
+
+
+async def test_a_socket_closes_when_its_token_expires(alice, settings):
+    from datetime import timedelta
+
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    token = AccessToken.for_user(alice)
+    token["sep"] = alice.session_epoch
+    token.set_exp(lifetime=timedelta(seconds=1))
+    communicator = socket(f"?token={token}")
+    ok, _ = await communicator.connect()
+    assert ok
+    assert (await communicator.receive_json_from(timeout=5))["type"] == "authenticated"
+    assert (await communicator.receive_json_from(timeout=5))["error"]["code"] == "token_expired"
+    assert (await communicator.receive_output(timeout=5)) == {"type": "websocket.close", "code": 4401}
+
+
+async def test_a_password_reset_closes_the_users_sockets(alice, bob):
+    from apps.notifications.services import sessions_revoked
+
+    alice_ws, bob_ws = await connected(alice), await connected(bob)
+    await database_sync_to_async(sessions_revoked)(user_id=alice.pk)
+    assert (await alice_ws.receive_json_from(timeout=5))["error"]["code"] == "session_revoked"
+    assert (await alice_ws.receive_output(timeout=5)) == {"type": "websocket.close", "code": 4401}
+    assert await bob_ws.receive_nothing(timeout=0.5)
+    await bob_ws.disconnect()
+
+
+async def test_a_socket_without_any_token_gets_nothing_until_it_authenticates(alice):
+    communicator = socket()
+    ok, _ = await communicator.connect()
+    assert ok
+    await database_sync_to_async(notify)(user=alice, kind="k", title="secret")
+    assert await communicator.receive_nothing(timeout=0.5)
+    await communicator.disconnect()
+
+
+async def test_a_malformed_frame_gets_an_error_not_a_crash(alice):
+    communicator = await connected(alice)
+    await communicator.send_to(text_data="{not json")
+    assert (await communicator.receive_json_from(timeout=5))["error"]["code"] == "malformed_message"
+    await communicator.send_json_to({"type": "ping"})
+    assert (await communicator.receive_json_from(timeout=5))["error"]["code"] == "unsupported_message"
+    await communicator.disconnect()
