@@ -25,7 +25,7 @@ CLOSE_UNAUTHENTICATED = 4401
 
 
 @database_sync_to_async
-def _authenticate(raw: str) -> tuple[Any, float] | None:
+def _authenticate(raw: str) -> tuple[Any, int] | None:
     """(user, token expiry as a unix time), or None when the token is not valid."""
     from apps.accounts.authentication import user_and_expiry_for_token
 
@@ -77,7 +77,7 @@ class AuthenticatedJsonConsumer(AsyncJsonWebsocketConsumer):
         loop = asyncio.get_running_loop()
         self._timers.append(loop.call_later(max(delay, 0), lambda: asyncio.ensure_future(self._refuse(reason))))
 
-    async def _authenticated(self, user: Any, expires_at: float) -> None:
+    async def _authenticated(self, user: Any, expires_at: int) -> None:
         from apps.notifications.services import session_group
 
         for timer in self._timers:

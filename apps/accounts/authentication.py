@@ -29,10 +29,10 @@ class BearerTokenAuthentication(JWTAuthentication):
         return user
 
 
-def user_and_expiry_for_token(raw: str) -> tuple[User, float] | None:
+def user_and_expiry_for_token(raw: str) -> tuple[User, int] | None:
     """Resolve an access token outside DRF (websockets): (user, expiry as unix time), or None if not valid."""
     try:
         token = AccessToken(raw)
-        return BearerTokenAuthentication().get_user(token), float(token["exp"])
+        return BearerTokenAuthentication().get_user(token), int(token["exp"])
     except (TokenError, AuthenticationFailed, KeyError):
         return None
