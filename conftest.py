@@ -144,15 +144,9 @@ def mail_dir(tmp_path_factory) -> Path:
 def celery_worker(django_db_setup, django_db_blocker, mail_dir) -> Iterator[None]:
     """A real ``celery worker`` process on the test database and the test Redis; its mail goes to files."""
     from django.conf import settings
-    from django.db import connection
 
-    env = dict(os.environ)
     with django_db_blocker.unblock():
-        name = connection.settings_dict["NAME"]
-    if connection.vendor == "sqlite":
-        env["SQLITE_PATH"] = str(name)
-    else:
-        env["DATABASE_URL"] = _database_url_with_name(env["DATABASE_URL"], name)
+        env = _celery_env()
     env["EMAIL_BACKEND"] = "django.core.mail.backends.filebased.EmailBackend"
     env["EMAIL_FILE_PATH"] = str(mail_dir)
     log = mail_dir.parent / "worker.log"
@@ -211,6 +205,19 @@ def mailbox(celery_worker, mail_dir) -> Callable[..., list]:
 
     wait.now = messages
     return wait
+
+
+def _celery_env() -> dict[str, str]:
+    """The environment for a Celery process that works on this test run's database."""
+    from django.db import connection
+
+    env = dict(os.environ)
+    name = connection.settings_dict["NAME"]
+    if connection.vendor == "sqlite":
+        env["SQLITE_PATH"] = str(name)
+    else:
+        env["DATABASE_URL"] = _database_url_with_name(env["DATABASE_URL"], name)
+    return env
 
 
 def _database_url_with_name(url: str, name: str) -> str:

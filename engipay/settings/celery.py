@@ -24,6 +24,6 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "accounts-sign-in-nonce-cleanup": {
         "task": "accounts.sign_in_nonce_cleanup",
-        "schedule": env_int("NONCE_CLEANUP_EVERY_SECONDS", 900, minimum=10),
+        "schedule": env_int("NONCE_CLEANUP_EVERY_SECONDS", 900, minimum=1),
     },
 }
