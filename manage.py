@@ -4,6 +4,22 @@
 import os
 import sys
 
+# Commands that never touch Redis do not start the embedded server.
+WITHOUT_REDIS = {
+    "check",
+    "makemigrations",
+    "migrate",
+    "showmigrations",
+    "sqlmigrate",
+    "collectstatic",
+    "spectacular",
+    "createsuperuser",
+    "changepassword",
+    "help",
+    "version",
+    "dbshell",
+}
+
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "engipay.settings")
@@ -11,7 +27,8 @@ def main() -> None:
 
     from engipay.bootstrap import prepare
 
-    prepare()
+    if len(sys.argv) > 1 and sys.argv[1] not in WITHOUT_REDIS:
+        prepare()
     execute_from_command_line(sys.argv)
 
 

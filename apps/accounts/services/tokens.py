@@ -31,7 +31,7 @@ def tokens_refresh(*, refresh: str) -> dict[str, str]:
     """Rotate: the old refresh token works once, even when two requests race with it."""
     old = _refresh_token(refresh)
     # Lock the token's row, then re-check the blacklist under the lock.
-    OutstandingToken.objects.select_for_update().filter(jti=old["jti"]).first()
+    OutstandingToken.objects.select_for_update(of=("self",)).filter(jti=old["jti"]).first()
     try:
         old.check_blacklist()
     except TokenError:
