@@ -9,6 +9,9 @@ UV := .tools/bin/uv
 VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
+ANVIL_PORT ?= 8545
+export ANVIL_PORT
+export EVM_LOCAL_RPC_URL ?= http://127.0.0.1:$(ANVIL_PORT)
 ANVIL := node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil
 
 export UV_PROJECT_ENVIRONMENT := $(VENV)
@@ -38,7 +41,7 @@ install: $(VENV)/.installed node_modules/.installed
 
 # --- run the platform ---------------------------------------------------------------------------------------
 run: install
-	@$(PY) -c "import socket,sys; ports=[$(PORT), int('$${ANVIL_PORT:-8545}')]; busy=[p for p in ports if socket.socket().connect_ex(('127.0.0.1', p)) == 0]; sys.exit(f'Port(s) {busy} already in use: stop what runs there, or set PORT / ANVIL_PORT.' if busy else 0)"
+	@$(PY) -c "import socket,sys; ports=[$(PORT), $(ANVIL_PORT)]; busy=[p for p in ports if socket.socket().connect_ex(('127.0.0.1', p)) == 0]; sys.exit(f'Port(s) {busy} already in use: stop what runs there, or set PORT / ANVIL_PORT.' if busy else 0)"
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py demo_data

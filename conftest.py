@@ -123,13 +123,71 @@ def anvil() -> Iterator[str]:
         proc.wait(10)
 
 
+@pytest.fixture(scope="session")
+def anvil_w3(anvil):
+    """web3 on the session's anvil, with Multicall3 at its canonical address."""
+    from web3 import HTTPProvider, Web3
+
+    from apps.chains.devchain import install_multicall3
+
+    w3 = Web3(HTTPProvider(anvil, request_kwargs={"timeout": 30}))
+    install_multicall3(w3)
+    return w3
+
+
 @pytest.fixture
-def local_chain(settings, anvil) -> str:
-    """Point the ``local`` chain of ``CHAINS`` at the session's anvil."""
+def local_chain(settings, anvil, anvil_w3) -> str:
+    """Point the ``local`` chain of ``CHAINS`` at the session's anvil (Multicall3 installed)."""
     settings.CHAINS = {
         "local": {"kind": "evm", "name": "Local anvil", "chain_id": 31337, "rpc_urls": [anvil], "confirmations": 1}
     }
     return anvil
+
+
+@pytest.fixture
+def rpc_recorder(settings, anvil, anvil_w3):
+    """The ``local`` chain reached through a proxy that counts JSON-RPC calls (and can play an outage)."""
+    from tests.rpc_recorder import RpcRecorder
+
+    recorder = RpcRecorder(anvil)
+    settings.CHAINS = {
+        "local": {
+            "kind": "evm",
+            "name": "Local anvil",
+            "chain_id": 31337,
+            "rpc_urls": [recorder.url],
+            "confirmations": 1,
+        }
+    }
+    yield recorder
+    recorder.close()
+
+
+@pytest.fixture
+def deploy_token(db, anvil_w3):
+    """Deploy a real ERC-20 (DemoToken) on anvil, give ``holders`` their amounts, register it for ``local``."""
+    from apps.chains import devchain
+    from apps.chains.models import Token, TokenDeployment
+
+    def deploy(symbol: str, decimals: int, holders: dict[str, int] | None = None, *, register: bool = True):
+        deployer = devchain.dev_account(0)
+        address = devchain.deploy(
+            anvil_w3, "DemoToken", [f"{symbol} test", symbol, decimals, deployer.address, 10**30], deployer
+        )
+        contract = devchain.token_contract(anvil_w3, address)
+        for holder, amount in (holders or {}).items():
+            data = contract.functions.transfer(holder, amount).build_transaction(
+                {"from": deployer.address, "gas": 100_000}
+            )["data"]
+            devchain.send(anvil_w3, deployer, {"to": address, "data": data, "gas": 100_000})
+        if register:
+            token, _ = Token.objects.get_or_create(symbol=symbol, defaults={"name": f"{symbol} test"})
+            TokenDeployment.objects.update_or_create(
+                chain="local", token=token, defaults={"address": address, "decimals": decimals}
+            )
+        return address
+
+    return deploy
 
 
 # --- Celery worker ---------------------------------------------------------------------------------------
@@ -141,12 +199,18 @@ def mail_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def celery_worker(django_db_setup, django_db_blocker, mail_dir) -> Iterator[None]:
-    """A real ``celery worker`` process on the test database and the test Redis; its mail goes to files."""
+def celery_worker(django_db_setup, django_db_blocker, mail_dir, anvil, anvil_w3) -> Iterator[None]:
+    """A real ``celery worker`` process on the test database, the test Redis and the session's anvil (as the
+    ``local`` chain, Multicall3 installed); its mail goes to files."""
+    import json
+
     from django.conf import settings
 
     with django_db_blocker.unblock():
         env = _celery_env()
+    env["CHAINS_JSON"] = json.dumps(
+        {"local": {"kind": "evm", "name": "Local anvil", "chain_id": 31337, "rpc_urls": [anvil], "confirmations": 1}}
+    )
     env["EMAIL_BACKEND"] = "django.core.mail.backends.filebased.EmailBackend"
     env["EMAIL_FILE_PATH"] = str(mail_dir)
     log = mail_dir.parent / "worker.log"

@@ -15,6 +15,9 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/auth/", include("apps.accounts.api.urls")),
     path("api/notifications", include("apps.notifications.api.urls")),
+    path("api/prices/", include("apps.prices.api.urls")),
+    path("api/transactions", include("apps.transactions.api.urls")),
+    path("api/portfolio/", include("apps.portfolio.api.urls")),
 ]
 
 handler400 = "engipay.api.errors.bad_request"

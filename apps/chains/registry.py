@@ -29,3 +29,19 @@ def chains() -> list[ChainConfig]:
         )
         for key, cfg in settings.CHAINS.items()
     ]
+
+
+def chain(key: str) -> ChainConfig:
+    """One configured network by key; an unknown key is a 400 naming the known ones."""
+    from engipay.api.errors import InvalidInput
+
+    for config in chains():
+        if config.key == key:
+            return config
+    raise InvalidInput("unknown_network", f"Unknown network {key!r}.", {"known": [c.key for c in chains()]})
+
+
+def native_symbol(config: ChainConfig) -> str:
+    from django.conf import settings
+
+    return settings.CHAINS[config.key].get("native_symbol", "ETH")

@@ -41,6 +41,9 @@ INSTALLED_APPS = [
     "apps.accounts",
     "apps.chains",
     "apps.notifications",
+    "apps.prices",
+    "apps.transactions",
+    "apps.portfolio",
 ]
 
 MIDDLEWARE = [
@@ -170,5 +173,7 @@ from .celery import *  # noqa: E402, F403
 from .chains import *  # noqa: E402, F403
 from .channels import *  # noqa: E402, F403
 from .drf import *  # noqa: E402, F403
+from .prices import *  # noqa: E402, F403
+from .transactions import *  # noqa: E402, F403
 
 CSRF_FAILURE_VIEW = "engipay.api.errors.csrf_failure"

@@ -1,0 +1,3 @@
+"""Prices: sources, staleness, ingestion (apps/prices)."""
+
+from __future__ import annotations

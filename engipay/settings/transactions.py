@@ -1,0 +1,3 @@
+"""Transactions: tracking and confirmations (apps/transactions)."""
+
+from __future__ import annotations
