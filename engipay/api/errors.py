@@ -23,9 +23,10 @@ from django.core.exceptions import (
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions as drf
-from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
+
+from engipay.api.renderers import ExactJSONRenderer
 
 logger = logging.getLogger("engipay.errors")
 
@@ -140,7 +141,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     set_rollback()
     request = context.get("request")
     if request is not None:
-        request.accepted_renderer = JSONRenderer()
+        request.accepted_renderer = ExactJSONRenderer()
         request.accepted_media_type = "application/json"
     return _handle(exc, context)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .env import env_int, env_str
+from .prices import PRICE_INGEST_EVERY_SECONDS, PRICE_LOCAL_FEEDS_MOVE_EVERY_SECONDS
 from .services import CELERY_BROKER_URL
 
 CELERY_BROKER_URL = CELERY_BROKER_URL
@@ -25,5 +26,22 @@ CELERY_BEAT_SCHEDULE = {
     "accounts-sign-in-nonce-cleanup": {
         "task": "accounts.sign_in_nonce_cleanup",
         "schedule": env_int("NONCE_CLEANUP_EVERY_SECONDS", 900, minimum=1),
+    },
+    # Safety net behind `chain_tracker`: every open transaction, even if no tracker runs.
+    "transactions-refresh-open": {
+        "task": "transactions.transactions_refresh_open",
+        "schedule": env_int("TX_REFRESH_EVERY_SECONDS", 60, minimum=5),
+    },
+    # Prices from Chainlink feeds and CoinGecko into AssetPrice (apps/prices); a missed tick is just dropped.
+    "prices-ingest": {
+        "task": "prices.ingest",
+        "schedule": PRICE_INGEST_EVERY_SECONDS,
+        "options": {"expires": PRICE_INGEST_EVERY_SECONDS},
+    },
+    # DEMO CHAIN ONLY: moves the local anvil demo feeds (chain id 31337); does nothing on any other chain.
+    "prices-local-feeds-move": {
+        "task": "prices.local_feeds_move",
+        "schedule": PRICE_LOCAL_FEEDS_MOVE_EVERY_SECONDS,
+        "options": {"expires": PRICE_LOCAL_FEEDS_MOVE_EVERY_SECONDS},
     },
 }

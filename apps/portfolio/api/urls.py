@@ -1,3 +1,7 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from . import views
+
+urlpatterns = [
+    path("balances/real", views.RealBalancesView.as_view(), name="portfolio-balances-real"),
+]

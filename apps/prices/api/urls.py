@@ -1,3 +1,9 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from . import views
+
+# Mounted at "api/prices/".
+urlpatterns = [
+    path("current", views.PricesCurrentView.as_view(), name="prices-current"),
+    path("history", views.PriceHistoryView.as_view(), name="prices-history"),
+]

@@ -1,0 +1,250 @@
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+from web3 import Web3
+
+from apps.transactions import evm
+from apps.transactions.models import ChainTransaction
+
+HASH = re.compile(r"^0x[0-9a-fA-F]{64}$")
+ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+
+
+class AddressField(serializers.CharField):
+    """An EVM address: 0x + 40 hex digits; mixed case must be a valid EIP-55 checksum."""
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if not ADDRESS.match(value):
+            raise serializers.ValidationError("Not an EVM address (0x followed by 40 hex digits).")
+        digits = value[2:]
+        # EIP-55: a mixed-case address carries a checksum; a wrong one is a typo, and this is where money goes.
+        if digits not in (digits.lower(), digits.upper()) and not Web3.is_checksum_address(value):
+            raise serializers.ValidationError("The address's EIP-55 checksum is wrong (mixed case): check for a typo.")
+        return Web3.to_checksum_address(value)
+
+
+class AmountField(serializers.DecimalField):
+    """A positive decimal string in token units; precision is checked against the asset (``too_precise``)."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(max_digits=None, decimal_places=None, min_value=Decimal("0"), **kwargs)
+
+    def to_internal_value(self, data):
+        if isinstance(data, float):
+            raise serializers.ValidationError("Send amounts as decimal strings, not floating-point numbers.")
+        value = super().to_internal_value(data)
+        if value <= 0:
+            raise serializers.ValidationError("Must be more than zero.")
+        return value
+
+
+class PrepareInput(serializers.Serializer):
+    network = serializers.CharField(max_length=32)
+    asset = serializers.CharField(max_length=16)
+    to_address = AddressField()
+    amount = AmountField()
+    from_address = AddressField(required=False, help_text="One of your verified wallets; default: the latest used.")
+
+
+class UnsignedTransactionOutput(serializers.Serializer):
+    """Quantities are 0x-hex strings (JSON-RPC QUANTITY), as eth-account's sign_transaction and EIP-1193
+    wallets (eth_sendTransaction) take them; wei values exceed JavaScript's safe integers."""
+
+    type = serializers.CharField(help_text="0x2 (EIP-1559)")
+    chainId = serializers.CharField()
+    nonce = serializers.CharField()
+    to = serializers.CharField(help_text="The recipient, or the token contract for an ERC-20 transfer.")
+    value = serializers.CharField(help_text="wei, hex")
+    data = serializers.CharField(help_text="ERC-20 transfer(address,uint256) call data, or 0x.")
+    gas = serializers.CharField(help_text="eth_estimateGas plus TX_GAS_MARGIN_PERCENT, hex")
+    maxFeePerGas = serializers.CharField()
+    maxPriorityFeePerGas = serializers.CharField()
+    from_ = serializers.CharField(help_text="The sending wallet.")
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["from"] = fields.pop("from_")
+        return fields
+
+
+class FeeEstimateOutput(serializers.Serializer):
+    asset = serializers.CharField(help_text="The native coin the fee is paid in.")
+    gas_limit = serializers.CharField()
+    gas_estimate = serializers.CharField()
+    base_fee_per_gas = serializers.CharField(help_text="gwei")
+    max_priority_fee_per_gas = serializers.CharField(help_text="gwei")
+    max_fee_per_gas = serializers.CharField(help_text="gwei")
+    expected_fee = serializers.CharField(help_text="In the native coin: gas estimate * (base fee + priority fee).")
+    max_fee = serializers.CharField(help_text="In the native coin: gas limit * max fee per gas (the most it costs).")
+    price_usd = serializers.DecimalField(max_digits=30, decimal_places=8, coerce_to_string=False, allow_null=True)
+    expected_fee_usd = serializers.DecimalField(
+        max_digits=30, decimal_places=2, coerce_to_string=False, allow_null=True
+    )
+    max_fee_usd = serializers.DecimalField(max_digits=30, decimal_places=2, coerce_to_string=False, allow_null=True)
+    price_source = serializers.CharField(allow_null=True, help_text="Where price_usd came from; null: no price.")
+
+
+class PrepareOutput(serializers.Serializer):
+    transaction = UnsignedTransactionOutput()
+    fee_estimate = FeeEstimateOutput()
+    network = serializers.CharField()
+    asset = serializers.CharField()
+    amount = serializers.CharField()
+    to_address = serializers.CharField()
+    status = serializers.CharField(help_text="awaiting_signature: nothing is sent or stored yet.")
+
+
+class BroadcastInput(serializers.Serializer):
+    network = serializers.CharField(max_length=32)
+    signed_transaction = serializers.RegexField(
+        r"^0x[0-9a-fA-F]+$", max_length=262_144, required=False, help_text="The signed raw transaction, 0x-hex."
+    )
+    tx_hash = serializers.RegexField(
+        HASH, required=False, help_text="Instead of signed_transaction: a transaction the wallet broadcast itself."
+    )
+    to_address = AddressField(required=False)
+    asset = serializers.CharField(max_length=16, required=False)
+    amount = AmountField(required=False)
+    gas_price = serializers.CharField(required=False, help_text="Ignored: the signed transaction says it.")
+    gas_limit = serializers.CharField(required=False, help_text="Ignored: the signed transaction says it.")
+
+    def validate(self, attrs):
+        if bool(attrs.get("signed_transaction")) == bool(attrs.get("tx_hash")):
+            raise serializers.ValidationError("Send either signed_transaction or tx_hash.")
+        if attrs.get("signed_transaction"):
+            missing = [f for f in ("to_address", "asset", "amount") if attrs.get(f) is None]
+            if missing:
+                raise serializers.ValidationError({f: "This field is required." for f in missing})
+        return attrs
+
+
+def gwei(wei) -> str | None:
+    return None if wei is None else evm.from_base_units(wei, 9)
+
+
+def native(wei) -> str | None:
+    return None if wei is None else evm.from_base_units(wei, 18)
+
+
+class BroadcastOutput(serializers.Serializer):
+    transaction_id = serializers.CharField(source="id")
+    tx_hash = serializers.CharField()
+    status = serializers.CharField()
+    network = serializers.CharField()
+    estimated_confirmation = serializers.SerializerMethodField()
+    gas_used = serializers.SerializerMethodField(help_text="Gas used once mined; the gas limit until then.")
+    gas_price = serializers.SerializerMethodField(help_text="gwei: effective price once mined, max fee until then.")
+    gas_limit = serializers.SerializerMethodField()
+    nonce = serializers.IntegerField()
+    from_address = serializers.CharField()
+
+    def get_estimated_confirmation(self, obj: ChainTransaction) -> str:
+        config = settings.CHAINS.get(obj.network, {})
+        block_time = int(config.get("block_time_seconds", settings.TX_BLOCK_TIME_SECONDS))
+        seconds = block_time * max(1, int(config.get("confirmations", 1)))
+        eta = (obj.submitted_at or obj.created_at) + timedelta(seconds=seconds)
+        return eta.isoformat().replace("+00:00", "Z")
+
+    def get_gas_used(self, obj: ChainTransaction) -> str | None:
+        value = obj.gas_used if obj.gas_used is not None else obj.gas_limit
+        return None if value is None else str(value)
+
+    def get_gas_price(self, obj: ChainTransaction) -> str | None:
+        return gwei(obj.effective_gas_price if obj.effective_gas_price is not None else obj.max_fee_per_gas)
+
+    def get_gas_limit(self, obj: ChainTransaction) -> str | None:
+        return None if obj.gas_limit is None else str(obj.gas_limit)
+
+
+class StatusOutput(serializers.Serializer):
+    transaction_id = serializers.CharField(source="id")
+    tx_hash = serializers.CharField()
+    network = serializers.CharField()
+    status = serializers.CharField()
+    finalized = serializers.SerializerMethodField()
+    confirmations = serializers.IntegerField()
+    block_number = serializers.SerializerMethodField()
+    block_hash = serializers.SerializerMethodField()
+    gas_used = serializers.SerializerMethodField()
+    gas_price = serializers.SerializerMethodField(help_text="gwei")
+    total_fee = serializers.SerializerMethodField(help_text="In the native coin; null until mined.")
+    timestamp = serializers.SerializerMethodField(help_text="The block's time once mined; the submission before.")
+    revert_reason = serializers.SerializerMethodField()
+
+    def get_finalized(self, obj: ChainTransaction) -> bool:
+        return obj.status == ChainTransaction.Status.FINALIZED
+
+    def get_block_number(self, obj: ChainTransaction) -> str | None:
+        return None if obj.block_number is None else str(obj.block_number)
+
+    def get_block_hash(self, obj: ChainTransaction) -> str | None:
+        return obj.block_hash or None
+
+    def get_gas_used(self, obj: ChainTransaction) -> str | None:
+        return None if obj.gas_used is None else str(obj.gas_used)
+
+    def get_gas_price(self, obj: ChainTransaction) -> str | None:
+        return gwei(obj.effective_gas_price if obj.effective_gas_price is not None else obj.max_fee_per_gas)
+
+    def get_total_fee(self, obj: ChainTransaction) -> str | None:
+        if obj.gas_used is None or obj.effective_gas_price is None:
+            return None
+        return native(obj.gas_used * obj.effective_gas_price)
+
+    def get_timestamp(self, obj: ChainTransaction) -> str:
+        moment = obj.block_timestamp or obj.submitted_at or obj.created_at
+        return moment.isoformat().replace("+00:00", "Z")
+
+    def get_revert_reason(self, obj: ChainTransaction) -> str | None:
+        return obj.revert_reason or None
+
+
+class TransactionListItemOutput(serializers.Serializer):
+    id = serializers.CharField()
+    type = serializers.CharField()
+    description = serializers.SerializerMethodField()
+    amount = serializers.SerializerMethodField()
+    asset = serializers.CharField(source="asset.symbol")
+    value_usd = serializers.SerializerMethodField(help_text="Not tracked for transfers yet: null.")
+    status = serializers.CharField()
+    timestamp = serializers.SerializerMethodField()
+    tx_hash = serializers.CharField(allow_null=True)
+    network = serializers.CharField()
+    to_address = serializers.CharField()
+    from_address = serializers.CharField()
+    confirmations = serializers.IntegerField()
+    block_number = serializers.SerializerMethodField()
+
+    def get_description(self, obj: ChainTransaction) -> str:
+        amount = evm.from_base_units(obj.amount_base, obj.decimals)
+        return f"Sent {amount} {obj.asset.symbol} to {obj.to_address[:6]}…{obj.to_address[-4:]}"
+
+    def get_amount(self, obj: ChainTransaction) -> str:
+        return evm.from_base_units(obj.amount_base, obj.decimals)
+
+    @extend_schema_field(
+        serializers.DecimalField(max_digits=30, decimal_places=2, coerce_to_string=False, allow_null=True)
+    )
+    def get_value_usd(self, obj: ChainTransaction) -> None:
+        return None
+
+    def get_timestamp(self, obj: ChainTransaction) -> str:
+        return (obj.submitted_at or obj.created_at).isoformat().replace("+00:00", "Z")
+
+    def get_block_number(self, obj: ChainTransaction) -> str | None:
+        return None if obj.block_number is None else str(obj.block_number)
+
+
+class TransactionPageOutput(serializers.Serializer):
+    transactions = TransactionListItemOutput(many=True)
+    total_count = serializers.IntegerField()
+    limit = serializers.IntegerField()
+    offset = serializers.IntegerField()
+    has_more = serializers.BooleanField()

@@ -1,0 +1,109 @@
+"""The head follower behind `manage.py chain_tracker`: one thread per EVM chain.
+
+Each new head (a websocket ``newHeads`` subscription where the node offers one, polling otherwise) refreshes
+every open transaction of that chain through ``transactions_refresh_open``. Nothing lives in memory: the
+state is the database, so a restart resumes where the last process stopped (it sweeps once on start).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from urllib.parse import urlsplit, urlunsplit
+
+from django.conf import settings
+from django.db import close_old_connections
+from websockets.sync.client import connect
+
+from apps.chains.clients import client_for
+from apps.chains.registry import ChainConfig
+from apps.transactions import evm, services
+from engipay.api.errors import ChainUnavailable
+
+logger = logging.getLogger(__name__)
+
+
+def websocket_url(config: ChainConfig) -> str | None:
+    """The chain's ``ws_url``, else its first RPC URL with a websocket scheme (anvil and geth serve both on one
+    port); None when websockets are turned off."""
+    if not settings.TX_TRACKER_WEBSOCKET:
+        return None
+    explicit = settings.CHAINS.get(config.key, {}).get("ws_url")
+    if explicit:
+        return explicit
+    if not config.rpc_urls:
+        return None
+    parts = urlsplit(config.rpc_urls[0])
+    scheme = {"http": "ws", "https": "wss"}.get(parts.scheme)
+    return urlunsplit(parts._replace(scheme=scheme)) if scheme else None
+
+
+class HeadFollower:
+    # After a websocket failure, poll this many intervals before trying the websocket again.
+    poll_rounds_before_ws_retry = 15
+
+    def __init__(self, config: ChainConfig, stop: threading.Event) -> None:
+        self.config = config
+        self.stop = stop
+        self.poll_seconds = settings.TX_TRACKER_POLL_SECONDS
+        self.sweep_seconds = settings.TX_TRACKER_SWEEP_SECONDS
+        self.last_refresh = 0.0
+
+    def run(self) -> None:
+        logger.info("Following %s", self.config.key)
+        try:
+            while not self.stop.is_set():
+                url = websocket_url(self.config)
+                if url is not None:
+                    try:
+                        self.follow_websocket(url)
+                        continue
+                    except Exception as exc:
+                        logger.info("No newHeads subscription on %s (%r); polling", self.config.key, exc)
+                self.poll(rounds=self.poll_rounds_before_ws_retry if url else None)
+        finally:
+            close_old_connections()
+
+    def follow_websocket(self, url: str) -> None:
+        with connect(url, open_timeout=5, close_timeout=1, max_size=2**22) as socket:
+            socket.send(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_subscribe", "params": ["newHeads"]}))
+            reply = json.loads(socket.recv(timeout=5))
+            if reply.get("error") or not reply.get("result"):
+                raise ConnectionError(f"eth_subscribe refused: {reply.get('error')}")
+            logger.info("Subscribed to newHeads on %s", self.config.key)
+            self.refresh()  # whatever happened while we were not listening
+            while not self.stop.is_set():
+                try:
+                    message = json.loads(socket.recv(timeout=min(1.0, self.sweep_seconds)))
+                except TimeoutError:
+                    if time.monotonic() - self.last_refresh >= self.sweep_seconds:
+                        self.refresh()
+                    continue
+                if message.get("method") == "eth_subscription":
+                    self.refresh()
+
+    def poll(self, *, rounds: int | None) -> None:
+        client, last_head, done = client_for(self.config), None, 0
+        while not self.stop.is_set() and (rounds is None or done < rounds):
+            done += 1
+            try:
+                head = evm.qty(evm.rpc(client, "eth_blockNumber", []))
+            except (ChainUnavailable, evm.NodeError) as exc:
+                logger.warning("%s: %s", self.config.key, exc)
+                head = None
+            stale = time.monotonic() - self.last_refresh >= self.sweep_seconds
+            if head is not None and (head != last_head or stale):
+                last_head = head
+                self.refresh()
+            self.stop.wait(self.poll_seconds)
+
+    def refresh(self) -> None:
+        self.last_refresh = time.monotonic()
+        close_old_connections()
+        try:
+            services.transactions_refresh_open(network=self.config.key)
+        except Exception:
+            # One bad row or a database hiccup must not stop the follower; the next head tries again.
+            logger.exception("Refreshing transactions on %s failed", self.config.key)
