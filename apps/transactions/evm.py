@@ -4,7 +4,6 @@ revert reasons. Pure functions plus one thin RPC wrapper over the chain client (
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal, localcontext
 from typing import Any
 
 import rlp
@@ -16,6 +15,7 @@ from eth_utils import function_signature_to_4byte_selector, keccak, to_checksum_
 from hexbytes import HexBytes
 
 from apps.chains.clients import EvmClient
+from apps.chains.units import from_base_units, to_base_units  # noqa: F401 - re-exported
 from engipay.api.errors import InvalidInput
 
 TRANSFER = function_signature_to_4byte_selector("transfer(address,uint256)")
@@ -65,25 +65,6 @@ def qty(value: str | int | None) -> int | None:
 
 def hex_qty(value: int) -> str:
     return hex(value)
-
-
-# --- amounts ---------------------------------------------------------------------------------------------
-
-
-def to_base_units(amount: Decimal, decimals: int) -> int:
-    """Token units → base units; more decimals than the token has is refused, never rounded."""
-    with localcontext(prec=100):
-        scaled = amount.scaleb(decimals)
-    if not scaled.is_finite() or scaled != scaled.to_integral_value():
-        raise InvalidInput("too_precise", f"At most {decimals} decimals for this asset.", {"decimals": decimals})
-    return int(scaled)
-
-
-def from_base_units(amount: int | Decimal, decimals: int) -> str:
-    """Base units → a decimal string in token units without exponent or trailing zeros ("0.1", "100")."""
-    with localcontext(prec=100):
-        value = Decimal(int(amount)).scaleb(-decimals).normalize()
-    return format(value, "f")
 
 
 # --- ERC-20 ----------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.chains.units import from_base_units
 from apps.portfolio.services import AssetBalance, Portfolio, portfolio_for_user
 from engipay.api.validation import ErrorSerializer, validated
 
@@ -19,17 +20,12 @@ class BalancesQuery(serializers.Serializer):
     include_zero = serializers.BooleanField(default=False)
 
 
-def _decimal_string(value: Decimal) -> str:
-    """Exact, without exponent or trailing zeros: Decimal("1.500000") → "1.5"."""
-    return format(value.normalize(), "f") if value else "0"
-
-
 def _asset(asset: AssetBalance) -> dict:
     token, price = asset.deployment.token, asset.price
     return {
         "symbol": token.symbol,
         "name": token.name,
-        "balance": _decimal_string(asset.balance),
+        "balance": from_base_units(asset.base_units, asset.deployment.decimals),
         "value_usd": asset.value_usd,
         "change_24h": price.change_24h if price else None,
         "icon": token.icon_url,
@@ -41,7 +37,7 @@ def _asset(asset: AssetBalance) -> dict:
         "price_stale": price.stale if price else None,
         "price_updated_at": price.last_updated if price else None,
         "wallets": [
-            {"address": address, "balance": _decimal_string(Decimal(amount).scaleb(-asset.deployment.decimals))}
+            {"address": address, "balance": from_base_units(amount, asset.deployment.decimals)}
             for address, amount in asset.wallets.items()
         ],
     }

@@ -9,6 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from web3 import Web3
 
+from apps.prices.selectors import price_at_or_before
 from apps.transactions import evm
 from apps.transactions.models import ChainTransaction
 
@@ -212,7 +213,9 @@ class TransactionListItemOutput(serializers.Serializer):
     description = serializers.SerializerMethodField()
     amount = serializers.SerializerMethodField()
     asset = serializers.CharField(source="asset.symbol")
-    value_usd = serializers.SerializerMethodField(help_text="Not tracked for transfers yet: null.")
+    value_usd = serializers.SerializerMethodField(
+        help_text="Amount times the stored USD price at the time of the transaction; null when none was known then."
+    )
     status = serializers.CharField()
     timestamp = serializers.SerializerMethodField()
     tx_hash = serializers.CharField(allow_null=True)
@@ -232,8 +235,14 @@ class TransactionListItemOutput(serializers.Serializer):
     @extend_schema_field(
         serializers.DecimalField(max_digits=30, decimal_places=2, coerce_to_string=False, allow_null=True)
     )
-    def get_value_usd(self, obj: ChainTransaction) -> None:
-        return None
+    def get_value_usd(self, obj: ChainTransaction) -> Decimal | None:
+        moment = obj.submitted_at or obj.created_at
+        tolerance = timedelta(seconds=obj.asset.price_stale_after_seconds)
+        price = price_at_or_before(token_id=obj.asset_id, moment=moment, tolerance=tolerance)
+        if price is None:
+            return None
+        value = Decimal(obj.amount_base).scaleb(-obj.decimals) * price.price_usd
+        return value.quantize(Decimal("0.01"))
 
     def get_timestamp(self, obj: ChainTransaction) -> str:
         return (obj.submitted_at or obj.created_at).isoformat().replace("+00:00", "Z")

@@ -118,3 +118,22 @@ def test_a_node_outage_is_503_within_seconds_and_tracking_resumes_after(settings
     assert services.transactions_refresh_open() == 1
     assert ChainTransaction.objects.get(pk=sent["transaction_id"]).status == "confirmed"
     assert alice.broadcast(asset="ETH", to_address=to, amount="0.2", signed_transaction=signed).status_code == 201
+
+
+def test_value_usd_uses_the_price_known_at_the_time_of_the_transaction(chain, party, deploy_token):
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from apps.chains.models import Token
+    from apps.prices.tests.factories import AssetPriceFactory
+
+    alice, to = party(), Account.create().address
+    deploy_token("TEUR", 6, {alice.address: 10**7})
+    token = Token.objects.get(symbol="TEUR")
+    AssetPriceFactory(token=token, price_usd=Decimal("1.0825"), observed_at=timezone.now() - timedelta(minutes=5))
+    alice.send(to=to, amount="2.5", asset="TEUR")
+    AssetPriceFactory(token=token, price_usd=Decimal("9"), observed_at=timezone.now() + timedelta(minutes=5))
+    [item] = alice.client.get("/api/transactions").json()["transactions"]
+    assert item["value_usd"] == 2.71  # 2.5 x 1.0825 = 2.70625, the price of the time, not the later one
