@@ -116,7 +116,7 @@ def main() -> None:
             naive(Web3(HTTPProvider(recorder.url), middleware=[]))
             naive_trips = recorder.round_trips
             direct = Web3(HTTPProvider(url), middleware=[])
-            naive_ms = timed(lambda: naive(direct))
+            naive_ms = timed(lambda direct=direct: naive(direct))
             baseline = baseline or endpoint_ms
             print(f"{count:>6} | {endpoint_ms:>11.1f} | {trips:>11} | {naive_ms:>9.1f} | {naive_trips:>11}")
         print(f"40 tokens / 1 token endpoint time: {endpoint_ms / baseline:.2f}x (target <= 2x)")
