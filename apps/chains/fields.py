@@ -47,3 +47,35 @@ class BaseUnitsField(models.Field):
         if value is None:
             return None
         return str(value) if connection.vendor == "sqlite" else value
+
+
+class ExactDecimalField(models.DecimalField):
+    """A DecimalField that keeps every digit on SQLite too (stored as TEXT there; NUMERIC elsewhere).
+
+    SQLite's NUMERIC affinity stores non-integers as doubles, so Django reads back ~15 significant digits.
+    Compare, order and aggregate these in Python on SQLite, not in SQL.
+    """
+
+    def get_internal_type(self) -> str:
+        return "ExactDecimalField"  # keeps the SQLite backend's float-based decimal converter away
+
+    def db_type(self, connection) -> str:
+        if connection.vendor == "sqlite":
+            return "text"
+        return f"numeric({self.max_digits}, {self.decimal_places})"
+
+    def get_db_prep_value(self, value: Any, connection: Any, prepared: bool = False) -> Any:
+        if not prepared:
+            value = self.get_prep_value(value)
+        if value is None:
+            return None
+        value = self.to_python(value)
+        if connection.vendor == "sqlite":
+            return format(value.quantize(Decimal(1).scaleb(-self.decimal_places)), "f")
+        return value
+
+    def get_db_prep_save(self, value: Any, connection: Any) -> Any:
+        return self.get_db_prep_value(value, connection)
+
+    def from_db_value(self, value: Any, expression: Any, connection: Any) -> Decimal | None:
+        return None if value is None else Decimal(str(value))

@@ -40,6 +40,8 @@ class AssetBalance:
         """USD gained over 24 h by holding this balance (value now - value at the price 24 h ago)."""
         if self.price is None or self.price.change_24h is None or self.value_usd is None:
             return None
+        if self.price.change_24h <= -100:  # nothing to divide by: the price was 0 (or below) a day ago
+            return None
         return self.value_usd - self.value_usd / (1 + self.price.change_24h / 100)
 
 
@@ -55,7 +57,7 @@ def _evm_addresses(user) -> list[str]:
     return [w.address for w in user.wallets.all() if w.chain_kind == ChainKind.EVM]
 
 
-def _read_chain(chain_key: str, owners: list[str]) -> tuple[list[AssetBalance], int]:
+def _read_chain(chain_key: str, owners: list[str], errors: list[dict[str, Any]]) -> tuple[list[AssetBalance], int]:
     deployments = list(TokenDeployment.objects.filter(chain=chain_key, token__is_active=True).select_related("token"))
     if not deployments:
         return [], 0
@@ -64,11 +66,20 @@ def _read_chain(chain_key: str, owners: list[str]) -> tuple[list[AssetBalance], 
     assets = []
     for deployment in deployments:
         asset = AssetBalance(deployment=deployment, chain=chain_key)
-        for owner in owners:
-            amount = snapshot.balances[BalanceQuery(owner, deployment.address)]
-            if amount is not None:
-                asset.wallets[owner] = amount
-                asset.base_units += amount
+        amounts = [snapshot.balances[BalanceQuery(owner, deployment.address)] for owner in owners]
+        if any(amount is None for amount in amounts):
+            # A balance we could not read is unknown, not zero: leave the asset out and say so.
+            errors.append(
+                {
+                    "chain": chain_key,
+                    "code": "balance_unreadable",
+                    "message": f"{deployment.token.symbol} at {deployment.address} did not answer balanceOf.",
+                }
+            )
+            continue
+        for owner, amount in zip(owners, amounts, strict=True):
+            asset.wallets[owner] = amount
+            asset.base_units += amount
         assets.append(asset)
     return assets, snapshot.block.number
 
@@ -82,7 +93,7 @@ def portfolio_for_user(*, user, include_zero: bool = False) -> Portfolio:
         if chain.kind != "evm" or not owners:
             continue
         try:
-            chain_assets, block = _read_chain(chain.key, owners)
+            chain_assets, block = _read_chain(chain.key, owners, errors)
         except ApplicationError as exc:
             errors.append({"chain": chain.key, "code": exc.code, "message": exc.message})
             continue

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 
+from apps.chains.fields import ExactDecimalField
 from apps.chains.models import Token
 
 
@@ -15,12 +16,12 @@ class AssetPrice(models.Model):
     """
 
     token = models.ForeignKey(Token, on_delete=models.CASCADE, related_name="prices")
-    price_usd = models.DecimalField(max_digits=38, decimal_places=18)
-    change_24h = models.DecimalField(
+    price_usd = ExactDecimalField(max_digits=38, decimal_places=18)
+    change_24h = ExactDecimalField(
         max_digits=38, decimal_places=18, null=True, blank=True, help_text="Percent over 24 hours; null when unknown."
     )
-    market_cap = models.DecimalField(max_digits=38, decimal_places=8, null=True, blank=True)
-    volume_24h = models.DecimalField(max_digits=38, decimal_places=8, null=True, blank=True)
+    market_cap = ExactDecimalField(max_digits=38, decimal_places=8, null=True, blank=True)
+    volume_24h = ExactDecimalField(max_digits=38, decimal_places=8, null=True, blank=True)
     source = models.CharField(max_length=64, help_text='e.g. "chainlink:local" or "coingecko".')
     observed_at = models.DateTimeField(help_text="The source's own timestamp for this price.")
     fetched_at = models.DateTimeField(auto_now_add=True)

@@ -93,6 +93,10 @@ class HeadFollower:
             except (ChainUnavailable, evm.NodeError) as exc:
                 logger.warning("%s: %s", self.config.key, exc)
                 head = None
+            except Exception:
+                # Whatever else goes wrong, the follower of this chain must keep following.
+                logger.exception("%s: polling failed", self.config.key)
+                head = None
             stale = time.monotonic() - self.last_refresh >= self.sweep_seconds
             if head is not None and (head != last_head or stale):
                 last_head = head

@@ -17,11 +17,11 @@ from django.conf import settings
 from eth_abi import decode, encode
 from eth_utils import function_signature_to_4byte_selector
 from web3 import HTTPProvider, Web3
-from web3.exceptions import Web3RPCError
+from web3.exceptions import ContractLogicError, Web3RPCError
 
 from apps.chains.models import NATIVE_ADDRESS
 from apps.chains.registry import ChainConfig
-from engipay.api.errors import ChainUnavailable
+from engipay.api.errors import ApplicationError, ChainUnavailable
 
 from .base import BalanceQuery, BalanceSnapshot, BlockRef
 
@@ -34,8 +34,10 @@ _GET_ETH_BALANCE = function_signature_to_4byte_selector("getEthBalance(address)"
 _GET_BLOCK_NUMBER = function_signature_to_4byte_selector("getBlockNumber()")
 _BALANCE_OF = function_signature_to_4byte_selector("balanceOf(address)")
 
-# Network-level failures worth another try (on this URL, then the next one). A JSON-RPC error answer is not.
+# Network-level failures worth another try on the same URL before the next one.
 TRANSIENT = (requests.ConnectionError, requests.Timeout, ConnectionError, TimeoutError)
+# The node's own answer (a JSON-RPC error, a revert): not a reason to ask another node. Our own errors pass too.
+ANSWERS = (Web3RPCError, ContractLogicError, ApplicationError)
 
 
 def _transient_http(exc: Exception) -> bool:
@@ -75,10 +77,14 @@ class EvmClient:
             for attempt in range(self.attempts_per_url):
                 try:
                     return fn(w3)
+                except ANSWERS:
+                    raise  # the node answered (a JSON-RPC error, a revert): another node would say the same
                 except Exception as exc:
-                    if not (isinstance(exc, TRANSIENT) or _transient_http(exc)):
-                        raise
+                    # Anything else is this endpoint failing: refused connection, timeout, 401/403 from an
+                    # expired provider key, 5xx, an HTML page instead of JSON. Retry if transient, then fail over.
                     last = exc
+                    if not (isinstance(exc, TRANSIENT) or _transient_http(exc)):
+                        break
                     if attempt + 1 < self.attempts_per_url:
                         time.sleep(self.backoff_seconds * (2**attempt) * (1 + random.random()))  # noqa: S311
         logger.warning("Chain %s unreachable: %r", self.chain.key, last)

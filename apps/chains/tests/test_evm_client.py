@@ -74,3 +74,47 @@ def test_the_stored_artifacts_are_what_the_sources_compile_to():
 
     for name, compiled in compile_sources(CHAINS_CONTRACTS / "src").items():
         assert compiled == artifact(name), f"{name}: run `manage.py compile_contracts`"
+
+
+def _serve(status: int, body: bytes, content_type: str):
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            return
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "content_type"),
+    [
+        (403, b'{"error": "key expired"}', "application/json"),
+        (401, b"Unauthorized", "text/plain"),
+        (200, b"<html>maintenance</html>", "text/html"),
+        (502, b"<html>bad gateway</html>", "text/html"),
+    ],
+)
+def test_a_broken_endpoint_fails_over_and_alone_is_chain_unavailable(
+    settings, anvil, anvil_w3, status, body, content_type
+):
+    server, url = _serve(status, body, content_type)
+    try:
+        settings.CHAINS = {"local": {"kind": "evm", "chain_id": 31337, "rpc_urls": [url, anvil]}}
+        assert client_for("local").head().number == anvil_w3.eth.block_number
+        settings.CHAINS = {"local": {"kind": "evm", "chain_id": 31337, "rpc_urls": [url]}}
+        with pytest.raises(ChainUnavailable):
+            client_for("local").head()
+    finally:
+        server.shutdown()

@@ -37,8 +37,12 @@ class ChainErrorOutput(serializers.Serializer):
 
 
 class PortfolioOutput(serializers.Serializer):
-    total_value_usd = serializers.DecimalField(**MONEY, help_text="Sum of the assets that have a price.")
+    total_value_usd = serializers.DecimalField(**MONEY, help_text="Sum of the assets that have a fresh price.")
     total_change_24h = serializers.DecimalField(**MONEY, help_text="USD change over 24 h of the current holdings.")
+    stale_prices = serializers.ListField(
+        child=serializers.CharField(), help_text="Assets valued with a stale price: not counted in the totals."
+    )
+    unpriced = serializers.ListField(child=serializers.CharField(), help_text="Assets with no known price.")
     last_updated = serializers.DateTimeField()
     assets = AssetOutput(many=True)
     errors = ChainErrorOutput(many=True, help_text="Chains that could not be read: their assets are missing.")

@@ -44,11 +44,14 @@ def _asset(asset: AssetBalance) -> dict:
 
 
 def _body(portfolio: Portfolio) -> dict:
-    values = [a.value_usd for a in portfolio.assets if a.value_usd is not None]
-    changes = [a.change_24h_usd for a in portfolio.assets if a.change_24h_usd is not None]
+    # Totals count fresh prices only; assets priced with a stale price are named in ``stale_prices``.
+    fresh = [a for a in portfolio.assets if a.price is not None and not a.price.stale]
+    changes = [a.change_24h_usd for a in fresh if a.change_24h_usd is not None]
     return {
-        "total_value_usd": sum(values, Decimal(0)),
+        "total_value_usd": sum((a.value_usd for a in fresh), Decimal(0)),
         "total_change_24h": sum(changes, Decimal(0)),
+        "stale_prices": sorted({a.deployment.token.symbol for a in portfolio.assets if a.price and a.price.stale}),
+        "unpriced": sorted({a.deployment.token.symbol for a in portfolio.assets if a.price is None}),
         "last_updated": portfolio.read_at,
         "assets": [_asset(a) for a in portfolio.assets],
         "errors": portfolio.errors,

@@ -151,3 +151,41 @@ def test_values_come_from_an_on_chain_price_feed(two_wallet_user, local_chain, d
     assert asset["price_source"].startswith("chainlink")
     assert asset["price_stale"] is False
     assert data["total_value_usd"] == 370.35
+
+
+def test_a_token_that_does_not_answer_is_reported_not_shown_as_zero(two_wallet_user, local_chain):
+    client, _, _ = two_wallet_user
+    from eth_account import Account
+
+    TokenDeployment.objects.create(
+        chain="local",
+        token=Token.objects.create(symbol="GHOST", name="No contract"),
+        address=Account.create().address,
+        decimals=18,
+    )
+    data = client.get(URL, {"include_zero": "true"}).json()
+    assert "GHOST" not in [a["symbol"] for a in data["assets"]]
+    assert [(e["chain"], e["code"]) for e in data["errors"]] == [("local", "balance_unreadable")]
+
+
+def test_stale_prices_are_flagged_and_kept_out_of_the_totals(two_wallet_user, local_chain, deploy_token):
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from apps.prices.tests.factories import AssetPriceFactory
+
+    client, a, _ = two_wallet_user
+    deploy_token("OLD", 18, {a: 2 * 10**18})
+    deploy_token("NEW", 18, {a: 3 * 10**18})
+    AssetPriceFactory(
+        token=Token.objects.get(symbol="OLD"), price_usd=Decimal("10"), observed_at=timezone.now() - timedelta(days=2)
+    )
+    AssetPriceFactory(token=Token.objects.get(symbol="NEW"), price_usd=Decimal("1.5"))
+    data = client.get(URL).json()
+    by_symbol = {x["symbol"]: x for x in data["assets"]}
+    assert by_symbol["OLD"]["price_stale"] is True
+    assert by_symbol["NEW"]["price_stale"] is False
+    assert data["total_value_usd"] == 4.5
+    assert data["stale_prices"] == ["OLD"]

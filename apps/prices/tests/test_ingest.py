@@ -85,3 +85,17 @@ def test_inactive_tokens_are_not_priced(settings, two_sourced, coingecko):
     two.save()
     settings.PRICE_SOURCES = ["coingecko"]
     assert prices_ingest(symbols=["ONE", "TWO"]).stored == {"ONE": "coingecko"}
+
+
+def test_stored_prices_keep_every_digit_on_any_database(db):
+    from decimal import Decimal
+
+    from apps.prices.models import AssetPrice
+    from apps.prices.tests.factories import AssetPriceFactory
+
+    stored = AssetPriceFactory(
+        price_usd=Decimal("1234.123456789012345678"), market_cap=Decimal("240000000000.12345678")
+    )
+    again = AssetPrice.objects.get(pk=stored.pk)
+    assert again.price_usd == Decimal("1234.123456789012345678")
+    assert again.market_cap == Decimal("240000000000.12345678")

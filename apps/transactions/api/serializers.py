@@ -40,9 +40,13 @@ class AmountField(serializers.DecimalField):
     def to_internal_value(self, data):
         if isinstance(data, float):
             raise serializers.ValidationError("Send amounts as decimal strings, not floating-point numbers.")
+        if isinstance(data, str) and (len(data) > 100 or "e" in data.lower()):
+            raise serializers.ValidationError('Write the amount as plain digits, e.g. "12.5" (no exponent).')
         value = super().to_internal_value(data)
-        if value <= 0:
+        if not value.is_finite() or value <= 0:
             raise serializers.ValidationError("Must be more than zero.")
+        if value.adjusted() > 77:  # more than any uint256 in any token's units
+            raise serializers.ValidationError("Too large.")
         return value
 
 

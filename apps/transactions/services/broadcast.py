@@ -15,7 +15,7 @@ from apps.chains.registry import ChainConfig
 from apps.notifications.services import notify
 from apps.transactions import evm
 from apps.transactions.models import ChainTransaction
-from engipay.api.errors import InvalidInput
+from engipay.api.errors import InvalidInput, StateConflict
 
 from .assets import AssetOnChain, asset_by_contract, asset_on_chain, evm_chain, evm_wallets, native_asset
 from .events import event_record, notification_data
@@ -67,6 +67,8 @@ def transaction_broadcast(
 
     existing = ChainTransaction.objects.filter(network=config.key, tx_hash=decoded.tx_hash).first()
     if existing is not None:
+        if existing.user_id != user.pk:  # cannot happen while a wallet has one owner; never show another's row
+            raise StateConflict("transaction_recorded_elsewhere", "This transaction is recorded for another account.")
         return existing, False
     _send(config, signed_transaction, decoded.tx_hash)
     return _record(
@@ -94,6 +96,11 @@ def transaction_track_hash(
 ) -> tuple[ChainTransaction, bool]:
     """Record a transaction the wallet broadcast itself, as the node reports it."""
     config = evm_chain(network)
+    given = [value is not None for value in (to_address, asset, amount)]
+    if any(given) and not all(given):
+        raise InvalidInput(
+            "incomplete_transfer", "Give asset, to_address and amount together (or none of them) with a tx_hash."
+        )
     tx_hash = tx_hash.lower()
     existing = ChainTransaction.objects.filter(network=config.key, tx_hash=tx_hash).first()
     if existing is not None:

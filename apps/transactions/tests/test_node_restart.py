@@ -6,8 +6,10 @@ refresh skips the chain without losing the transaction; once it is back, trackin
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -56,8 +58,9 @@ class Node:
         raise RuntimeError("anvil did not start")
 
     def stop(self) -> None:
-        self.proc.terminate()  # anvil dumps its state to --state on the way out
+        self.proc.send_signal(signal.SIGINT)  # Ctrl-C: anvil dumps its state to --state on the way out
         self.proc.wait(20)
+        assert Path(self.state).exists()
 
 
 def test_a_stopped_node_is_503_fast_and_tracking_resumes_after_it_restarts(settings, tmp_path):

@@ -102,3 +102,16 @@ def test_prepare_refuses_token_amounts_finer_than_the_token(chain, party, deploy
 def test_prepare_needs_authentication(chain):
     response = APIClient().post("/api/transactions/prepare", {}, format="json")
     assert_error_shape(response, 401, "not_authenticated")
+
+
+@pytest.mark.parametrize(
+    "amount", ["1e999999", "1E5", "1e60", "9" * 101, "NaN", "Infinity", "-1", "0", "12.5.3", "1" + "0" * 80]
+)
+def test_absurd_amounts_are_400_never_500(chain, party, amount):
+    alice = party()
+    response = alice.prepare(asset="ETH", to_address=Account.create().address, amount=amount)
+    assert_error_shape(response, 400)
+    broadcast = alice.broadcast(
+        asset="ETH", to_address=Account.create().address, amount=amount, signed_transaction="0x02"
+    )
+    assert_error_shape(broadcast, 400)
