@@ -23,7 +23,8 @@ class ChainTransaction(models.Model):
     class Type(models.TextChoices):
         SEND = "send", "Send"
 
-    # Still followed by the tracker; every other status is final.
+    # Still followed by the tracker. A failed one too, until its block is finalized: a reorg may still put the
+    # same signed transaction into another block where it succeeds.
     OPEN_STATUSES = (Status.PENDING, Status.CONFIRMED)
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -70,6 +71,14 @@ class ChainTransaction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.network} {self.tx_hash or self.id} ({self.status})"
+
+    @classmethod
+    def open_q(cls) -> models.Q:
+        return models.Q(status__in=cls.OPEN_STATUSES) | models.Q(status=cls.Status.FAILED, finalized_at__isnull=True)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN_STATUSES or (self.status == self.Status.FAILED and self.finalized_at is None)
 
 
 class ChainTransactionEvent(models.Model):

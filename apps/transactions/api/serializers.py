@@ -184,7 +184,10 @@ class StatusOutput(serializers.Serializer):
     revert_reason = serializers.SerializerMethodField()
 
     def get_finalized(self, obj: ChainTransaction) -> bool:
-        return obj.status == ChainTransaction.Status.FINALIZED
+        """The outcome is final: finalized, or failed in a finalized block."""
+        return obj.status == ChainTransaction.Status.FINALIZED or (
+            obj.status == ChainTransaction.Status.FAILED and obj.finalized_at is not None
+        )
 
     def get_block_number(self, obj: ChainTransaction) -> str | None:
         return None if obj.block_number is None else str(obj.block_number)

@@ -72,7 +72,7 @@ def transactions_refresh_open(
 
     A network whose node is down is skipped (logged): the next head or sweep picks its transactions up again.
     """
-    open_rows = ChainTransaction.objects.filter(status__in=ChainTransaction.OPEN_STATUSES)
+    open_rows = ChainTransaction.objects.filter(ChainTransaction.open_q())
     if network is not None:
         open_rows = open_rows.filter(network=network)
     by_network: dict[str, list[UUID]] = {}
@@ -105,7 +105,7 @@ def transaction_refresh_from_chain(
     ``head``/``finalized`` may be given by a caller that already read them for this block (the tracker).
     """
     record = ChainTransaction.objects.select_for_update().select_related("asset", "user").get(pk=transaction_id)
-    if record.status not in ChainTransaction.OPEN_STATUSES or not record.tx_hash:
+    if not record.is_open or not record.tx_hash:
         return record
     config = evm_chain(record.network)
     client = client_for(config)
@@ -146,8 +146,11 @@ def _in_a_block(
     if record.confirmations < config.confirmations:
         record.status = Status.PENDING
     elif evm.qty(receipt["status"]) == 0:
+        if record.status != Status.FAILED or not record.revert_reason:
+            record.revert_reason = _why_reverted(record, client, number)
         record.status = Status.FAILED
-        record.revert_reason = _why_reverted(record, client, number)
+        if number <= finalized:
+            record.finalized_at = record.finalized_at or timezone.now()  # failed for good
     elif number <= finalized:
         record.status = Status.FINALIZED
         record.finalized_at = record.finalized_at or timezone.now()
