@@ -47,6 +47,22 @@ def pytest_unconfigure(config) -> None:
         embedded_redis.stop(settings.EMBEDDED_REDIS_DIR)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_stray_database_sessions(django_db_setup, django_db_blocker) -> Iterator[None]:
+    """Async consumers run ORM code in worker threads whose connections outlive the tests; on PostgreSQL they
+    would keep the test database from being dropped at the end. End them before pytest-django drops it."""
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
+
 @pytest.fixture(autouse=True)
 def _isolated(settings) -> None:
     # Fast hashing in tests only; each test gets its own cache namespace (throttle counters start at zero).
