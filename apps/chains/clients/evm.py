@@ -104,14 +104,9 @@ class EvmClient:
     def eth_call(self, to: str, data: bytes, block: str | int = "latest") -> bytes:
         return bytes(self.call(lambda w3: w3.eth.call({"to": Web3.to_checksum_address(to), "data": data}, block)))
 
-    def balances(self, queries: list[BalanceQuery]) -> BalanceSnapshot:
-        calls: list[tuple[str, bool, bytes]] = [(MULTICALL3_ADDRESS, False, _GET_BLOCK_NUMBER)]
-        for query in queries:
-            owner = encode(["address"], [query.owner])
-            if query.asset_address.lower() == NATIVE_ADDRESS:
-                calls.append((MULTICALL3_ADDRESS, True, _GET_ETH_BALANCE + owner))
-            else:
-                calls.append((Web3.to_checksum_address(query.asset_address), True, _BALANCE_OF + owner))
+    def aggregate3(self, calls: list[tuple[str, bool, bytes]]) -> list[tuple[bool, bytes]]:
+        """Many contract reads in ONE ``eth_call`` to Multicall3 ``aggregate3``: [(target, allow_failure, data)]
+        → [(success, return data)] in the same order."""
         data = _AGGREGATE3 + encode(["(address,bool,bytes)[]"], [calls])
         try:
             raw = self.eth_call(MULTICALL3_ADDRESS, data)
@@ -126,6 +121,17 @@ class EvmClient:
                 {"chain": self.chain.key},
             )
         (results,) = decode(["(bool,bytes)[]"], raw)
+        return list(results)
+
+    def balances(self, queries: list[BalanceQuery]) -> BalanceSnapshot:
+        calls: list[tuple[str, bool, bytes]] = [(MULTICALL3_ADDRESS, False, _GET_BLOCK_NUMBER)]
+        for query in queries:
+            owner = encode(["address"], [query.owner])
+            if query.asset_address.lower() == NATIVE_ADDRESS:
+                calls.append((MULTICALL3_ADDRESS, True, _GET_ETH_BALANCE + owner))
+            else:
+                calls.append((Web3.to_checksum_address(query.asset_address), True, _BALANCE_OF + owner))
+        results = self.aggregate3(calls)
         block_number = decode(["uint256"], results[0][1])[0]
         balances: dict[BalanceQuery, int | None] = {}
         for query, (success, payload) in zip(queries, results[1:], strict=True):

@@ -13,22 +13,19 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, localcontext
 
 from django.utils import timezone
-from eth_abi import decode, encode
+from eth_abi import decode
 from eth_utils import function_signature_to_4byte_selector
 from web3 import Web3
-from web3.exceptions import Web3RPCError
 
 from apps.chains.clients import client_for
-from apps.chains.clients.evm import MULTICALL3_ADDRESS
 from apps.chains.models import PriceFeed, Token
 from apps.chains.registry import ChainConfig, chains
-from engipay.api.errors import ApplicationError, ChainUnavailable
+from engipay.api.errors import ApplicationError
 
 from .base import Quote
 
 logger = logging.getLogger(__name__)
 
-_AGGREGATE3 = function_signature_to_4byte_selector("aggregate3((address,bool,bytes)[])")
 _DECIMALS = function_signature_to_4byte_selector("decimals()")
 _LATEST_ROUND_DATA = function_signature_to_4byte_selector("latestRoundData()")
 _ROUND_TYPES = ["uint80", "int256", "uint256", "uint256", "uint80"]
@@ -70,18 +67,7 @@ class ChainlinkSource:
         for feed in feeds:
             address = Web3.to_checksum_address(feed.address)
             calls += [(address, True, _DECIMALS), (address, True, _LATEST_ROUND_DATA)]
-        data = _AGGREGATE3 + encode(["(address,bool,bytes)[]"], [calls])
-        try:
-            raw = client_for(config).eth_call(MULTICALL3_ADDRESS, data)
-        except Web3RPCError as exc:
-            raise ChainUnavailable(
-                "chain_unavailable", f"Multicall3 failed on {config.name}: {exc}", {"chain": config.key}
-            ) from None
-        if not raw:
-            raise ChainUnavailable(
-                "chain_unavailable", f"No Multicall3 at {MULTICALL3_ADDRESS} on {config.name}.", {"chain": config.key}
-            )
-        (results,) = decode(["(bool,bytes)[]"], raw)
+        results = client_for(config).aggregate3(calls)
         latest_allowed = timezone.now() + MAX_CLOCK_SKEW
         quotes = []
         for feed, (decimals_ok, decimals_raw), (round_ok, round_raw) in zip(
