@@ -9,6 +9,11 @@ UV := .tools/bin/uv
 VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
+# SANDBOX=1: also run local Starknet and Esplora test doubles (play money, labelled "sandbox" in /api/health/).
+SANDBOX ?=
+ifeq ($(SANDBOX),1)
+export CHAIN_SANDBOX := 1
+endif
 ANVIL_PORT ?= 8545
 export ANVIL_PORT
 export EVM_LOCAL_RPC_URL ?= http://127.0.0.1:$(ANVIL_PORT)
@@ -51,7 +56,8 @@ run: install
 	@echo "  Health:    http://127.0.0.1:$(PORT)/api/health/"
 	@echo "  Websocket: ws://127.0.0.1:$(PORT)/ws/notifications/  (first message: {\"type\": \"auth\", \"token\": \"<access>\"})"
 	@echo ""
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho start -f Procfile -p $(PORT); \
+	@mkdir -p var && cat Procfile $(if $(filter 1,$(SANDBOX)),Procfile.sandbox) > var/Procfile.run
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho start -f var/Procfile.run -d $(CURDIR) -p $(PORT); \
 		status=$$?; $(PY) -m engipay.embedded_redis stop var/redis; exit $$status
 
 # --- tests ----------------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import io
 import os
 import socket
 import subprocess
@@ -19,6 +20,8 @@ from rest_framework.test import APIClient
 
 from engipay.bootstrap import prepare
 from tests.helpers import Signer, wallet_sign_in
+
+pytest_plugins = ["tests.doubles.starknet_fixtures", "tests.doubles.esplora_fixtures"]
 
 ROOT = Path(__file__).resolve().parent
 ANVIL = ROOT / "node_modules" / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil"
@@ -96,6 +99,46 @@ def _wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
             return
         time.sleep(0.05)
     raise RuntimeError(f"{what} did not come up within {timeout}s")
+
+
+# --- Starknet and Bitcoin test doubles (tests/doubles) -------------------------------------------------------
+
+
+@pytest.fixture
+def starknet_chain(settings, db, starknet_node) -> str:
+    """Add the session's Starknet double to ``CHAINS`` as ``starknet`` (SN_SEPOLIA) with its five tokens."""
+    from django.core.management import call_command
+
+    settings.CHAINS = {
+        **settings.CHAINS,
+        "starknet": {
+            "kind": "starknet",
+            "name": "Starknet (test double)",
+            "chain_id": "SN_SEPOLIA",
+            "rpc_urls": [starknet_node.url],
+            "confirmations": 1,
+        },
+    }
+    call_command(
+        "chain_registry_load",
+        ROOT / "fixtures/registry/starknet-sandbox.json",
+        "--chain",
+        "starknet",
+        stdout=io.StringIO(),
+    )
+    return "starknet"
+
+
+@pytest.fixture
+def bitcoin_tokens(db, bitcoin_chain) -> str:
+    """The ``bitcoin`` chain of the Esplora double, with BTC in the token registry."""
+    from apps.chains.models import NATIVE_ADDRESS, Token, TokenDeployment
+
+    token, _ = Token.objects.get_or_create(symbol="BTC", defaults={"name": "Bitcoin", "coingecko_id": "bitcoin"})
+    TokenDeployment.objects.get_or_create(
+        chain=bitcoin_chain, token=token, defaults={"address": NATIVE_ADDRESS, "decimals": 8, "is_native": True}
+    )
+    return bitcoin_chain
 
 
 # --- anvil -----------------------------------------------------------------------------------------------

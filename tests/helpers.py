@@ -86,3 +86,72 @@ def assert_error_shape(response, status: int | None = None, code: str | None = N
     if code is not None:
         assert body["error"]["code"] == code, body
     return body["error"]
+
+
+def snip12_sign_in(
+    *,
+    address: str,
+    nonce: str,
+    chain_id: str = "SN_SEPOLIA",
+    domain: str = "testserver",
+    name: str = "EngiPay",
+    expires_in: timedelta = timedelta(minutes=10),
+) -> dict:
+    """The SNIP-12 (revision 1) sign-in typed data a Starknet wallet signs for EngiPay."""
+    now = datetime.now(tz=UTC)
+    return {
+        "types": {
+            "StarknetDomain": [
+                {"name": "name", "type": "shortstring"},
+                {"name": "version", "type": "shortstring"},
+                {"name": "chainId", "type": "shortstring"},
+                {"name": "revision", "type": "shortstring"},
+            ],
+            "SignIn": [
+                {"name": "domain", "type": "string"},
+                {"name": "address", "type": "ContractAddress"},
+                {"name": "nonce", "type": "shortstring"},
+                {"name": "issuedAt", "type": "timestamp"},
+                {"name": "expirationTime", "type": "timestamp"},
+            ],
+        },
+        "primaryType": "SignIn",
+        "domain": {"name": name, "version": "1", "chainId": chain_id, "revision": "1"},
+        "message": {
+            "domain": domain,
+            "address": address,
+            "nonce": nonce,
+            "issuedAt": int(now.timestamp()),
+            "expirationTime": int((now + expires_in).timestamp()),
+        },
+    }
+
+
+BIP122 = {"regtest": "bip122:0f9188f13cb7b2c71f2a335e3a4fc328", "mainnet": "bip122:000000000019d6689c085ae165831e93"}
+
+
+def caip122_bitcoin_message(
+    *,
+    address: str,
+    nonce: str,
+    network: str = "regtest",
+    domain: str = "testserver",
+    expires_in: timedelta | None = timedelta(minutes=10),
+) -> str:
+    """The CAIP-122 sign-in text a Bitcoin wallet (Xverse) signs for EngiPay."""
+    issued = datetime.now(tz=UTC)
+    lines = [
+        f"{domain} wants you to sign in with your Bitcoin account:",
+        address,
+        "",
+        "Sign in to EngiPay",
+        "",
+        f"URI: http://{domain}",
+        "Version: 1",
+        f"Chain ID: {BIP122[network]}",
+        f"Nonce: {nonce}",
+        f"Issued At: {issued.strftime('%Y-%m-%dT%H:%M:%SZ')}",
+    ]
+    if expires_in is not None:
+        lines.append(f"Expiration Time: {(issued + expires_in).strftime('%Y-%m-%dT%H:%M:%SZ')}")
+    return "\n".join(lines)

@@ -44,4 +44,5 @@ def chain(key: str) -> ChainConfig:
 def native_symbol(config: ChainConfig) -> str:
     from django.conf import settings
 
-    return settings.CHAINS[config.key].get("native_symbol", "ETH")
+    default = {"bitcoin": "BTC", "evm": "ETH"}.get(config.kind, "")  # Starknet has none: ETH and STRK are ERC-20s
+    return settings.CHAINS[config.key].get("native_symbol", default)

@@ -1,20 +1,23 @@
-"""Portfolio reads: balances of all of a user's verified wallets on every configured chain, valued in USD.
+"""Portfolio reads: balances of all of a user's verified wallets on every configured chain (EVM, Starknet,
+Bitcoin), valued in USD.
 
-Per chain, one Multicall3 ``eth_call`` reads every (wallet, token) balance. A chain that does not answer is left
-out and named in ``errors``: its assets are never filled in from older data.
+Each chain's client reads every (wallet, token) balance of its kind in one go (EVM: one Multicall3 ``eth_call``;
+Starknet: concurrent ``balance_of`` calls at one block; Bitcoin: Esplora address stats), and the chains are read
+concurrently. A chain that does not answer is left out and named in ``errors``: its assets are never filled in
+from older data.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from apps.accounts.models import ChainKind
-from apps.chains.clients import BalanceQuery, client_for
+from apps.chains.clients import BalanceQuery, BalanceSnapshot, client_for
 from apps.chains.models import TokenDeployment
-from apps.chains.registry import chains
+from apps.chains.registry import ChainConfig, chains
 from apps.prices.selectors import PriceQuote, prices_current
 from engipay.api.errors import ApplicationError
 
@@ -25,6 +28,7 @@ class AssetBalance:
     chain: str
     base_units: int = 0
     wallets: dict[str, int] = field(default_factory=dict)
+    unconfirmed: dict[str, int] = field(default_factory=dict)  # Bitcoin: the mempool's pending change per wallet
     price: PriceQuote | None = None
 
     @property
@@ -53,52 +57,79 @@ class Portfolio:
     read_at: datetime
 
 
-def _evm_addresses(user) -> list[str]:
-    return [w.address for w in user.wallets.all() if w.chain_kind == ChainKind.EVM]
+def _owners_by_kind(user) -> dict[str, list[str]]:
+    owners: dict[str, list[str]] = {}
+    for wallet in user.wallets.all():
+        if wallet.verified_at is not None:
+            owners.setdefault(wallet.chain_kind, []).append(wallet.address)
+    return owners
 
 
-def _read_chain(chain_key: str, owners: list[str], errors: list[dict[str, Any]]) -> tuple[list[AssetBalance], int]:
-    deployments = list(TokenDeployment.objects.filter(chain=chain_key, token__is_active=True).select_related("token"))
-    if not deployments:
-        return [], 0
-    queries = [BalanceQuery(owner, d.address) for d in deployments for owner in owners]
-    snapshot = client_for(chain_key).balances(queries)
+@dataclass
+class _Plan:
+    chain: ChainConfig
+    owners: list[str]
+    deployments: list[TokenDeployment]
+
+
+def _read(plan: _Plan) -> BalanceSnapshot:
+    """One chain's balances; runs in a worker thread and touches no database (the plan holds the rows)."""
+    queries = [BalanceQuery(owner, d.address) for d in plan.deployments for owner in plan.owners]
+    return client_for(plan.chain).balances(queries)
+
+
+def _assets_of(plan: _Plan, snapshot: BalanceSnapshot, errors: list[dict[str, Any]]) -> list[AssetBalance]:
     assets = []
-    for deployment in deployments:
-        asset = AssetBalance(deployment=deployment, chain=chain_key)
-        amounts = [snapshot.balances[BalanceQuery(owner, deployment.address)] for owner in owners]
+    for deployment in plan.deployments:
+        asset = AssetBalance(deployment=deployment, chain=plan.chain.key)
+        keys = [BalanceQuery(owner, deployment.address) for owner in plan.owners]
+        amounts = [snapshot.balances.get(key) for key in keys]
         if any(amount is None for amount in amounts):
             # A balance we could not read is unknown, not zero: leave the asset out and say so.
             errors.append(
                 {
-                    "chain": chain_key,
+                    "chain": plan.chain.key,
                     "code": "balance_unreadable",
-                    "message": f"{deployment.token.symbol} at {deployment.address} did not answer balanceOf.",
+                    "message": f"{deployment.token.symbol} at {deployment.address} did not answer its balance read.",
                 }
             )
             continue
-        for owner, amount in zip(owners, amounts, strict=True):
+        for owner, key, amount in zip(plan.owners, keys, amounts, strict=True):
             asset.wallets[owner] = amount
             asset.base_units += amount
+            if key in snapshot.unconfirmed:
+                asset.unconfirmed[owner] = snapshot.unconfirmed[key]
         assets.append(asset)
-    return assets, snapshot.block.number
+    return assets
 
 
 def portfolio_for_user(*, user, include_zero: bool = False) -> Portfolio:
-    owners = _evm_addresses(user)
+    """Every configured chain with a verified wallet of its kind is read at once, each in its own thread, so the
+    endpoint takes about as long as the slowest chain. A chain that fails is named in ``errors``."""
+    owners = _owners_by_kind(user)
+    plans = []
+    for config in chains():
+        if not owners.get(config.kind):
+            continue
+        deployments = list(
+            TokenDeployment.objects.filter(chain=config.key, token__is_active=True).select_related("token")
+        )
+        if deployments:
+            plans.append(_Plan(chain=config, owners=owners[config.kind], deployments=deployments))
     assets: list[AssetBalance] = []
     errors: list[dict[str, Any]] = []
     blocks: dict[str, int] = {}
-    for chain in chains():
-        if chain.kind != "evm" or not owners:
-            continue
-        try:
-            chain_assets, block = _read_chain(chain.key, owners, errors)
-        except ApplicationError as exc:
-            errors.append({"chain": chain.key, "code": exc.code, "message": exc.message})
-            continue
-        blocks[chain.key] = block
-        assets.extend(a for a in chain_assets if include_zero or a.base_units > 0)
+    if plans:
+        with ThreadPoolExecutor(max_workers=len(plans), thread_name_prefix="portfolio") as pool:
+            futures = [(plan, pool.submit(_read, plan)) for plan in plans]
+            for plan, future in futures:
+                try:
+                    snapshot = future.result()
+                except ApplicationError as exc:
+                    errors.append({"chain": plan.chain.key, "code": exc.code, "message": exc.message})
+                    continue
+                blocks[plan.chain.key] = snapshot.block.number
+                assets.extend(a for a in _assets_of(plan, snapshot, errors) if include_zero or a.base_units > 0)
     quotes = prices_current({a.deployment.token.symbol for a in assets})
     for asset in assets:
         asset.price = quotes.get(asset.deployment.token.symbol)

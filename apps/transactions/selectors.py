@@ -42,7 +42,11 @@ def transaction_list_for_user(*, user, filters: dict | None = None) -> QuerySet[
 
 def transaction_get_for_user(*, user, tx_hash: str, network: str | None = None) -> ChainTransaction:
     """The caller's transaction with this hash (the latest, if it was sent on several networks); else 404."""
-    qs = ChainTransaction.objects.filter(user=user, tx_hash=tx_hash.lower()).select_related("asset")
+    value = tx_hash.strip().lower()
+    spellings = {value, value.removeprefix("0x")}
+    if value.startswith("0x") and 2 < len(value) < 66:
+        spellings.add("0x" + value[2:].rjust(64, "0"))  # a Starknet felt written without its leading zeros
+    qs = ChainTransaction.objects.filter(user=user, tx_hash__in=spellings).select_related("asset")
     if network:
         qs = qs.filter(network=network)
     record = qs.order_by("-created_at").first()

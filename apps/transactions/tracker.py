@@ -1,6 +1,7 @@
-"""The head follower behind `manage.py chain_tracker`: one thread per EVM chain.
+"""The head follower behind `manage.py chain_tracker`: one thread per configured chain (EVM, Starknet, Bitcoin).
 
-Each new head (a websocket ``newHeads`` subscription where the node offers one, polling otherwise) refreshes
+Each new head (on EVM a websocket ``newHeads`` subscription where the node offers one; polling the chain
+client's ``head()`` otherwise) refreshes
 every open transaction of that chain through ``transactions_refresh_open``. Nothing lives in memory: the
 state is the database, so a restart resumes where the last process stopped (it sweeps once on start).
 """
@@ -28,7 +29,7 @@ logger = logging.getLogger(__name__)
 def websocket_url(config: ChainConfig) -> str | None:
     """The chain's ``ws_url``, else its first RPC URL with a websocket scheme (anvil and geth serve both on one
     port); None when websockets are turned off."""
-    if not settings.TX_TRACKER_WEBSOCKET:
+    if not settings.TX_TRACKER_WEBSOCKET or config.kind != "evm":
         return None
     explicit = settings.CHAINS.get(config.key, {}).get("ws_url")
     if explicit:
@@ -89,7 +90,10 @@ class HeadFollower:
         while not self.stop.is_set() and (rounds is None or done < rounds):
             done += 1
             try:
-                head = evm.qty(evm.rpc(client, "eth_blockNumber", []))
+                if self.config.kind == "evm":
+                    head = evm.qty(evm.rpc(client, "eth_blockNumber", []))
+                else:
+                    head = client.head().number
             except (ChainUnavailable, evm.NodeError) as exc:
                 logger.warning("%s: %s", self.config.key, exc)
                 head = None

@@ -135,6 +135,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440, 
 # Domains accepted in sign-in messages. Empty: the request's own host and FRONTEND_URL's host (the frontend
 # proxies sign-in, so its users sign messages for its domain). Relies on a strict ALLOWED_HOSTS.
 SIWE_DOMAINS = env_list("SIWE_DOMAINS", [])
+# The SNIP-12 domain name Starknet sign-in messages must carry.
+SNIP12_DOMAIN_NAME = env_str("SNIP12_DOMAIN_NAME", "EngiPay")
 SIGN_IN_NONCE_TTL = timedelta(seconds=env_int("SIGN_IN_NONCE_TTL_SECONDS", 600, minimum=30))
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 60, minimum=1)),

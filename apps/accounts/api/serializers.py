@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -73,17 +75,52 @@ class NonceOutput(serializers.Serializer):
     expires_at = serializers.DateTimeField()
 
 
+class TextOrJSONField(serializers.JSONField):
+    """A string, or (for Starknet) a JSON object/array; bounded in size."""
+
+    def __init__(self, *, max_chars: int, kinds: tuple[type, ...], **kwargs) -> None:
+        self.max_chars, self.kinds = max_chars, kinds
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if not isinstance(value, self.kinds):
+            raise serializers.ValidationError("Must be a string" + (" or JSON" if len(self.kinds) > 1 else "") + ".")
+        if len(json.dumps(value)) > self.max_chars:
+            raise serializers.ValidationError(f"At most {self.max_chars} characters.")
+        return value
+
+
 class WalletProofInput(serializers.Serializer):
     wallet_address = serializers.CharField(max_length=120)
     wallet_type = serializers.ChoiceField(choices=WalletType.choices)
-    message = serializers.CharField(
+    message = TextOrJSONField(
         required=False,
-        allow_blank=True,
         default="",
-        max_length=2000,
-        help_text="EIP-4361 message (EVM wallets) that contains a nonce from GET /api/auth/nonce.",
+        max_chars=4000,
+        kinds=(str, dict),
+        help_text=(
+            "Contains a nonce from GET /api/auth/nonce. EVM wallets (metamask, walletconnect): the EIP-4361 text. "
+            "Starknet (argent, braavos): SNIP-12 typed data (object or JSON string), primaryType SignIn with "
+            "domain {name: 'EngiPay', version, chainId, revision} and message {domain, address, nonce, issuedAt, "
+            "expirationTime}. Bitcoin (xverse): the CAIP-122 text ('<domain> wants you to sign in with your "
+            "Bitcoin account:' … 'Chain ID: bip122:<genesis hash prefix>' …)."
+        ),
     )
-    signature = serializers.CharField(required=False, allow_blank=True, default="", max_length=1000)
+    signature = TextOrJSONField(
+        required=False,
+        default="",
+        max_chars=4000,
+        kinds=(str, list),
+        help_text="EVM: 0x hex. Starknet: the account's signature, a list of felts. Bitcoin: base64 BIP-322 "
+        "(simple) or legacy signmessage.",
+    )
+    account_deployment = serializers.JSONField(
+        required=False,
+        default=None,
+        help_text="Starknet accounts not deployed yet: {class_hash, salt, constructor_calldata} (the wallet's "
+        "deployment data), so the address and owner key can be checked.",
+    )
 
     def to_internal_value(self, data):  # type: ignore[override]
         if isinstance(data, dict) and isinstance(data.get("wallet_type"), str):

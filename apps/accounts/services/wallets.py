@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 import string
@@ -12,9 +13,9 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from apps.accounts import addresses, walletproof
-from apps.accounts.models import WALLET_CHAIN_KIND, SignInNonce, User, Wallet, WalletType
-from engipay.api.errors import Forbidden, StateConflict, Unauthenticated
+from apps.accounts import addresses, starknet_proof, walletproof
+from apps.accounts.models import WALLET_CHAIN_KIND, ChainKind, SignInNonce, User, Wallet, WalletType
+from engipay.api.errors import Forbidden, InvalidInput, StateConflict, Unauthenticated
 
 from .email_auth import record_login
 
@@ -61,27 +62,81 @@ def _allowed_chain_ids() -> set[int]:
     return {int(c["chain_id"]) for c in settings.CHAINS.values() if c.get("kind") == "evm"}
 
 
+def _allowed_bitcoin_networks() -> set[str]:
+    configured = {str(c["chain_id"]) for c in settings.CHAINS.values() if c.get("kind") == "bitcoin"}
+    return configured or {"mainnet"}
+
+
 def _verified_address(
-    *, wallet_address: str, wallet_type: str, message: str, signature: str, request_host: str
+    *,
+    wallet_address: str,
+    wallet_type: str,
+    message,
+    signature,
+    request_host: str,
+    account_deployment: dict | None = None,
 ) -> tuple[str, str]:
     """Return (chain_kind, normalised address) once the proof and its nonce check out."""
     chain_kind = WALLET_CHAIN_KIND[WalletType(wallet_type)]
-    walletproof.require_supported(chain_kind)
     address = addresses.normalize(chain_kind, wallet_address)
-    verified = walletproof.verify_siwe(
-        message=message,
-        signature=signature,
-        expected_address=address,
-        allowed_domains=_allowed_domains(request_host),
-        allowed_chain_ids=_allowed_chain_ids(),
-    )
-    sign_in_nonce_consume(nonce=verified.nonce)
+    domains = _allowed_domains(request_host)
+    if chain_kind == ChainKind.STARKNET:
+        nonce = _verified_starknet(address, message, signature, domains, account_deployment)
+    elif not isinstance(message, str) or not isinstance(signature, str):
+        raise Unauthenticated("invalid_message", "message and signature must be strings for this wallet type.")
+    elif chain_kind == ChainKind.BITCOIN:
+        nonce = walletproof.verify_bitcoin(
+            message=message,
+            signature=signature,
+            expected_address=address,
+            allowed_domains=domains,
+            allowed_networks=_allowed_bitcoin_networks(),
+        ).nonce
+    else:
+        nonce = walletproof.verify_siwe(
+            message=message,
+            signature=signature,
+            expected_address=address,
+            allowed_domains=domains,
+            allowed_chain_ids=_allowed_chain_ids(),
+        ).nonce
+    sign_in_nonce_consume(nonce=nonce)
     return chain_kind, address
+
+
+def _verified_starknet(address: str, message, signature, domains: set[str], deployment: dict | None) -> str:
+    if not starknet_proof.starknet_chains():
+        raise InvalidInput("wallet_type_not_supported", "No Starknet network is configured for sign-in.")
+    if isinstance(message, str):
+        try:
+            message = json.loads(message)
+        except ValueError:
+            raise Unauthenticated("invalid_message", "The message must be SNIP-12 typed data (JSON).") from None
+    if not message or not signature:
+        raise Unauthenticated("signature_required", "A signed SNIP-12 sign-in message is required.")
+    felts = starknet_proof.parse_signature(signature)
+    verified, chain = starknet_proof.check_typed_data(typed=message, expected_address=address, allowed_domains=domains)
+    valid = starknet_proof.account_says_valid(
+        chain=chain, account=address, message_hash=verified.message_hash, signature=felts
+    )
+    if valid is None:  # not deployed yet: the wallet's deployment data stands in for the contract
+        valid = starknet_proof.undeployed_says_valid(
+            account=address, deployment=deployment, message_hash=verified.message_hash, signature=felts
+        )
+    if not valid:
+        raise Unauthenticated("invalid_signature", "The account does not accept this signature.")
+    return verified.nonce
 
 
 @transaction.atomic
 def wallet_sign_in(
-    *, wallet_address: str, wallet_type: str, message: str, signature: str, request_host: str
+    *,
+    wallet_address: str,
+    wallet_type: str,
+    message,
+    signature,
+    request_host: str,
+    account_deployment: dict | None = None,
 ) -> tuple[User, bool]:
     """Sign in with a wallet, creating the user on first sign-in. Returns (user, created)."""
     chain_kind, address = _verified_address(
@@ -90,6 +145,7 @@ def wallet_sign_in(
         message=message,
         signature=signature,
         request_host=request_host,
+        account_deployment=account_deployment,
     )
     now = timezone.now()
     wallet = (
@@ -119,7 +175,14 @@ def wallet_sign_in(
 
 @transaction.atomic
 def wallet_link(
-    *, user: User, wallet_address: str, wallet_type: str, message: str, signature: str, request_host: str
+    *,
+    user: User,
+    wallet_address: str,
+    wallet_type: str,
+    message,
+    signature,
+    request_host: str,
+    account_deployment: dict | None = None,
 ) -> Wallet:
     chain_kind, address = _verified_address(
         wallet_address=wallet_address,
@@ -127,6 +190,7 @@ def wallet_link(
         message=message,
         signature=signature,
         request_host=request_host,
+        account_deployment=account_deployment,
     )
     existing = Wallet.objects.filter(chain_kind=chain_kind, address=address).first()
     if existing is not None:

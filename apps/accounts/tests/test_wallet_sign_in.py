@@ -175,14 +175,27 @@ def test_configured_domains_replace_the_request_host(api_client, signer, setting
     assert accepted.status_code == 200
 
 
-@pytest.mark.parametrize("wallet_type", ["argent", "braavos", "xverse"])
-def test_starknet_and_bitcoin_wallets_get_a_clear_400(api_client, wallet_type):
-    address = "bc1qxy2kgdygjrsqtzq2n0yrf2493p83kkfjhx0wlh" if wallet_type == "xverse" else "0x4a"
+@pytest.mark.parametrize("wallet_type", ["argent", "braavos"])
+def test_starknet_sign_in_without_a_configured_starknet_network_is_a_clear_400(api_client, wallet_type):
     response = api_client.post(
-        URL, {"wallet_address": address, "wallet_type": wallet_type, "message": "x", "signature": "0x00"}, format="json"
+        URL, {"wallet_address": "0x4a", "wallet_type": wallet_type, "message": "x", "signature": "0x00"}, format="json"
     )
     error = assert_error_shape(response, 400, "wallet_type_not_supported")
-    assert "not supported yet" in error["message"]
+    assert "No Starknet network" in error["message"]
+
+
+def test_a_bitcoin_wallet_must_sign_a_caip122_message(api_client):
+    response = api_client.post(
+        URL,
+        {
+            "wallet_address": "bc1qxy2kgdygjrsqtzq2n0yrf2493p83kkfjhx0wlh",
+            "wallet_type": "xverse",
+            "message": "x",
+            "signature": "0x00",
+        },
+        format="json",
+    )
+    assert_error_shape(response, 401, "invalid_message")
 
 
 @pytest.mark.parametrize(

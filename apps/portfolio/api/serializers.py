@@ -9,6 +9,9 @@ PRICE = {"max_digits": 40, "decimal_places": 8, "coerce_to_string": False}
 class WalletBalanceOutput(serializers.Serializer):
     address = serializers.CharField()
     balance = serializers.CharField(help_text="Decimal string in token units.")
+    unconfirmed_balance = serializers.CharField(
+        required=False, help_text="Bitcoin only: the mempool's not-yet-confirmed change (may be negative)."
+    )
 
 
 class AssetOutput(serializers.Serializer):

@@ -36,11 +36,15 @@ def _asset(asset: AssetBalance) -> dict:
         "price_source": price.source if price else None,
         "price_stale": price.stale if price else None,
         "price_updated_at": price.last_updated if price else None,
-        "wallets": [
-            {"address": address, "balance": from_base_units(amount, asset.deployment.decimals)}
-            for address, amount in asset.wallets.items()
-        ],
+        "wallets": [_wallet(asset, address, amount) for address, amount in asset.wallets.items()],
     }
+
+
+def _wallet(asset: AssetBalance, address: str, amount: int) -> dict:
+    row = {"address": address, "balance": from_base_units(amount, asset.deployment.decimals)}
+    if address in asset.unconfirmed:
+        row["unconfirmed_balance"] = from_base_units(asset.unconfirmed[address], asset.deployment.decimals)
+    return row
 
 
 def _body(portfolio: Portfolio) -> dict:

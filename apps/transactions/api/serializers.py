@@ -1,19 +1,26 @@
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field
 from rest_framework import serializers
 from web3 import Web3
 
+from apps.chains.clients import client_for
+from apps.chains.registry import chain
 from apps.prices.selectors import price_at_or_before
 from apps.transactions import evm
 from apps.transactions.models import ChainTransaction
+from engipay.api.errors import InvalidInput
 
 HASH = re.compile(r"^0x[0-9a-fA-F]{64}$")
+TX_HASH = re.compile(r"^(0x[0-9a-fA-F]{1,64}|[0-9a-fA-F]{64})$")
+HASH_OF_KIND = {"evm": HASH, "bitcoin": re.compile(r"^[0-9a-fA-F]{64}$")}
+SIGNED_HEX = re.compile(r"^(0x)?[0-9a-fA-F]+$")
 ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 
 
@@ -50,12 +57,42 @@ class AmountField(serializers.DecimalField):
         return value
 
 
+def normalize_addresses(attrs: dict, *fields: str) -> dict:
+    """Check the address fields against the network's kind: EVM (EIP-55 rules of AddressField), Starknet (a felt),
+    Bitcoin (checksum and this network's prefixes); each comes back in its one normalised spelling."""
+    config = chain(attrs["network"])
+    errors = {}
+    for name in fields:
+        value = attrs.get(name)
+        if value is None:
+            continue
+        try:
+            if config.kind == "evm":
+                attrs[name] = AddressField().to_internal_value(value)
+            else:
+                attrs[name] = client_for(config).validate_address(value)
+        except serializers.ValidationError as exc:
+            errors[name] = exc.detail
+        except InvalidInput as exc:
+            errors[name] = [exc.message]
+    if errors:
+        raise serializers.ValidationError(errors)
+    return attrs
+
+
 class PrepareInput(serializers.Serializer):
-    network = serializers.CharField(max_length=32)
+    network = serializers.CharField(
+        max_length=32, help_text="A key of the configured chains: e.g. ethereum, starknet, bitcoin."
+    )
     asset = serializers.CharField(max_length=16)
-    to_address = AddressField()
+    to_address = serializers.CharField(max_length=100, help_text="An address of the network's kind.")
     amount = AmountField()
-    from_address = AddressField(required=False, help_text="One of your verified wallets; default: the latest used.")
+    from_address = serializers.CharField(
+        max_length=100, required=False, help_text="One of your verified wallets; default: the latest used."
+    )
+
+    def validate(self, attrs):
+        return normalize_addresses(attrs, "to_address", "from_address")
 
 
 class UnsignedTransactionOutput(serializers.Serializer):
@@ -79,25 +116,64 @@ class UnsignedTransactionOutput(serializers.Serializer):
         return fields
 
 
+class StarknetUnsignedOutput(serializers.Serializer):
+    """Starknet: the calls the wallet executes (``account.execute(calls)``), with nonce and resource bounds."""
+
+    type = serializers.CharField(help_text="INVOKE")
+    version = serializers.CharField(help_text="0x3")
+    chain_id = serializers.CharField()
+    sender_address = serializers.CharField()
+    nonce = serializers.CharField()
+    calls = serializers.ListField(child=serializers.DictField(), help_text="[{contract_address, entrypoint, calldata}]")
+    calldata = serializers.ListField(child=serializers.CharField(), help_text="The account's __execute__ calldata.")
+    resource_bounds = serializers.DictField(help_text="{l1_gas, l1_data_gas, l2_gas}: {max_amount, max_price_per_unit}")
+    tip = serializers.CharField()
+
+
+class BitcoinUnsignedOutput(serializers.Serializer):
+    """Bitcoin: an unsigned PSBT (BIP-174) spending the sender's UTXOs, for the wallet's signPsbt."""
+
+    psbt = serializers.CharField(help_text="base64")
+    inputs = serializers.ListField(child=serializers.DictField())
+    outputs = serializers.ListField(child=serializers.DictField())
+    fee_rate_sat_vb = serializers.CharField()
+    vsize = serializers.IntegerField()
+
+
+@extend_schema_field(
+    PolymorphicProxySerializer(
+        component_name="UnsignedTransaction",
+        serializers=[UnsignedTransactionOutput, StarknetUnsignedOutput, BitcoinUnsignedOutput],
+        resource_type_field_name=None,
+    )
+)
+class UnsignedTransactionField(serializers.JSONField):
+    """What the wallet signs, in the network's own form (EVM transaction, Starknet calls, Bitcoin PSBT)."""
+
+
 class FeeEstimateOutput(serializers.Serializer):
-    asset = serializers.CharField(help_text="The native coin the fee is paid in.")
-    gas_limit = serializers.CharField()
-    gas_estimate = serializers.CharField()
-    base_fee_per_gas = serializers.CharField(help_text="gwei")
-    max_priority_fee_per_gas = serializers.CharField(help_text="gwei")
-    max_fee_per_gas = serializers.CharField(help_text="gwei")
-    expected_fee = serializers.CharField(help_text="In the native coin: gas estimate * (base fee + priority fee).")
-    max_fee = serializers.CharField(help_text="In the native coin: gas limit * max fee per gas (the most it costs).")
+    asset = serializers.CharField(help_text="The coin the fee is paid in (ETH on EVM, STRK on Starknet, BTC).")
+    gas_limit = serializers.CharField(required=False, help_text="EVM only.")
+    gas_estimate = serializers.CharField(required=False, help_text="EVM only.")
+    base_fee_per_gas = serializers.CharField(required=False, help_text="EVM only; gwei")
+    max_priority_fee_per_gas = serializers.CharField(required=False, help_text="EVM only; gwei")
+    max_fee_per_gas = serializers.CharField(required=False, help_text="EVM only; gwei")
+    expected_fee = serializers.CharField(help_text="In the fee asset: the estimate.")
+    max_fee = serializers.CharField(help_text="In the fee asset: the most the signed transaction can spend on fees.")
     price_usd = serializers.DecimalField(max_digits=30, decimal_places=8, coerce_to_string=False, allow_null=True)
     expected_fee_usd = serializers.DecimalField(
         max_digits=30, decimal_places=2, coerce_to_string=False, allow_null=True
     )
     max_fee_usd = serializers.DecimalField(max_digits=30, decimal_places=2, coerce_to_string=False, allow_null=True)
     price_source = serializers.CharField(allow_null=True, help_text="Where price_usd came from; null: no price.")
+    details = serializers.DictField(
+        required=False,
+        help_text="Starknet: gas used and price per resource (FRI). Bitcoin: fee_rate_sat_vb, vsize, target_blocks.",
+    )
 
 
 class PrepareOutput(serializers.Serializer):
-    transaction = UnsignedTransactionOutput()
+    transaction = UnsignedTransactionField()
     fee_estimate = FeeEstimateOutput()
     network = serializers.CharField()
     asset = serializers.CharField()
@@ -106,15 +182,33 @@ class PrepareOutput(serializers.Serializer):
     status = serializers.CharField(help_text="awaiting_signature: nothing is sent or stored yet.")
 
 
+class SignedTransactionField(serializers.JSONField):
+    """EVM: the signed raw transaction, 0x-hex. Bitcoin: the signed raw transaction, hex. Starknet: the signed
+    INVOKE v3 transaction object (the spec's BROADCASTED_INVOKE_TXN), optionally with its ``chain_id``."""
+
+    max_chars = 262_144
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if isinstance(value, str):
+            if not SIGNED_HEX.match(value) or len(value) > self.max_chars:
+                raise serializers.ValidationError("Must be a hex string (at most 256 KiB) or a transaction object.")
+            return value
+        if not isinstance(value, dict) or len(json.dumps(value)) > self.max_chars:
+            raise serializers.ValidationError("Must be a hex string or a transaction object (at most 256 KiB).")
+        return value
+
+
 class BroadcastInput(serializers.Serializer):
     network = serializers.CharField(max_length=32)
-    signed_transaction = serializers.RegexField(
-        r"^0x[0-9a-fA-F]+$", max_length=262_144, required=False, help_text="The signed raw transaction, 0x-hex."
-    )
+    signed_transaction = SignedTransactionField(required=False)
     tx_hash = serializers.RegexField(
-        HASH, required=False, help_text="Instead of signed_transaction: a transaction the wallet broadcast itself."
+        TX_HASH,
+        required=False,
+        help_text="Instead of signed_transaction: a transaction the wallet broadcast itself (0x-hex on EVM and "
+        "Starknet, the txid on Bitcoin).",
     )
-    to_address = AddressField(required=False)
+    to_address = serializers.CharField(max_length=100, required=False)
     asset = serializers.CharField(max_length=16, required=False)
     amount = AmountField(required=False)
     gas_price = serializers.CharField(required=False, help_text="Ignored: the signed transaction says it.")
@@ -127,7 +221,10 @@ class BroadcastInput(serializers.Serializer):
             missing = [f for f in ("to_address", "asset", "amount") if attrs.get(f) is None]
             if missing:
                 raise serializers.ValidationError({f: "This field is required." for f in missing})
-        return attrs
+        kind = chain(attrs["network"]).kind
+        if attrs.get("tx_hash") and not HASH_OF_KIND.get(kind, TX_HASH).match(attrs["tx_hash"]):
+            raise serializers.ValidationError({"tx_hash": [f"Not a {kind} transaction hash."]})
+        return normalize_addresses(attrs, "to_address")
 
 
 def gwei(wei) -> str | None:
@@ -179,7 +276,7 @@ class StatusOutput(serializers.Serializer):
     block_hash = serializers.SerializerMethodField()
     gas_used = serializers.SerializerMethodField()
     gas_price = serializers.SerializerMethodField(help_text="gwei")
-    total_fee = serializers.SerializerMethodField(help_text="In the native coin; null until mined.")
+    total_fee = serializers.SerializerMethodField(help_text="In the fee asset (ETH, STRK, BTC); null until mined.")
     timestamp = serializers.SerializerMethodField(help_text="The block's time once mined; the submission before.")
     revert_reason = serializers.SerializerMethodField()
 
@@ -202,6 +299,8 @@ class StatusOutput(serializers.Serializer):
         return gwei(obj.effective_gas_price if obj.effective_gas_price is not None else obj.max_fee_per_gas)
 
     def get_total_fee(self, obj: ChainTransaction) -> str | None:
+        if obj.fee_paid is not None and obj.fee_decimals is not None:
+            return evm.from_base_units(obj.fee_paid, obj.fee_decimals)
         if obj.gas_used is None or obj.effective_gas_price is None:
             return None
         return native(obj.gas_used * obj.effective_gas_price)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 from web3 import Web3
 
 from apps.chains.models import NATIVE_ADDRESS, Token, TokenDeployment
 from apps.chains.registry import ChainConfig, chain, native_symbol
+from apps.prices.selectors import prices_current
 from engipay.api.errors import InvalidInput
 
 NATIVE_DECIMALS = 18
@@ -31,13 +33,17 @@ def evm_chain(network: str) -> ChainConfig:
     return config
 
 
+def _contract(config: ChainConfig, address: str) -> str:
+    return Web3.to_checksum_address(address) if config.kind == "evm" else address
+
+
 def asset_on_chain(*, config: ChainConfig, symbol: str) -> AssetOnChain:
     deployment = (
         TokenDeployment.objects.select_related("token").filter(chain=config.key, token__symbol__iexact=symbol).first()
     )
     if deployment is not None:
         native = deployment.is_native or deployment.address.lower() == NATIVE_ADDRESS
-        contract = None if native else Web3.to_checksum_address(deployment.address)
+        contract = None if native else _contract(config, deployment.address)
         return AssetOnChain(token=deployment.token, contract=contract, decimals=deployment.decimals)
     if symbol.upper() == native_symbol(config).upper():
         # The native coin needs no deployment row: it is the chain's own (18 decimals on every EVM chain).
@@ -53,27 +59,38 @@ def asset_by_contract(*, config: ChainConfig, contract: str) -> AssetOnChain | N
     )
     if deployment is None or deployment.is_native:
         return None
-    return AssetOnChain(
-        token=deployment.token, contract=Web3.to_checksum_address(contract), decimals=deployment.decimals
-    )
+    return AssetOnChain(token=deployment.token, contract=_contract(config, contract), decimals=deployment.decimals)
 
 
 def native_asset(*, config: ChainConfig) -> AssetOnChain:
     return asset_on_chain(config=config, symbol=native_symbol(config))
 
 
+def wallets_of(user, chain_kind: str = "evm") -> list[str]:
+    """The caller's verified addresses on one chain kind (normalised spelling), most recently used first."""
+    rows = user.wallets.filter(chain_kind=chain_kind, verified_at__isnull=False)
+    return list(rows.values_list("address", flat=True))
+
+
 def evm_wallets(user) -> list[str]:
-    """The caller's verified EVM addresses (EIP-55), most recently used first."""
-    return list(user.wallets.filter(chain_kind="evm", verified_at__isnull=False).values_list("address", flat=True))
+    return wallets_of(user, "evm")
 
 
-def sender_for(*, user, from_address: str | None) -> str:
-    wallets = evm_wallets(user)
+def sender_for(*, user, from_address: str | None, chain_kind: str = "evm") -> str:
+    """``from_address`` (normalised) if it is one of the caller's verified wallets, else their latest one."""
+    wallets = wallets_of(user, chain_kind)
     if from_address is not None:
-        wanted = Web3.to_checksum_address(from_address)
-        if wanted not in wallets:
+        if from_address not in wallets:
             raise InvalidInput("not_your_wallet", "from_address is not one of your verified wallets.")
-        return wanted
+        return from_address
     if not wallets:
-        raise InvalidInput("no_wallet", "Connect and verify an EVM wallet first.")
+        raise InvalidInput("no_wallet", f"Connect and verify a {chain_kind} wallet first.")
     return wallets[0]
+
+
+def usd_price(symbol: str) -> tuple[Decimal | None, str | None]:
+    """The current USD price and its source; (None, None) when there is none or it is stale (never guessed)."""
+    quote = prices_current([symbol]).get(symbol.upper())
+    if quote is None or quote.stale:
+        return None, None
+    return quote.usd, quote.source

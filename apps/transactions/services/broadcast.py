@@ -11,14 +11,15 @@ from django.utils import timezone
 from web3 import Web3
 
 from apps.chains.clients import client_for
-from apps.chains.registry import ChainConfig
+from apps.chains.registry import ChainConfig, chain
 from apps.notifications.services import notify
 from apps.transactions import evm
 from apps.transactions.models import ChainTransaction
 from engipay.api.errors import InvalidInput, StateConflict
 
-from .assets import AssetOnChain, asset_by_contract, asset_on_chain, evm_chain, evm_wallets, native_asset
+from .assets import AssetOnChain, asset_by_contract, asset_on_chain, evm_wallets, native_asset
 from .events import event_record, notification_data
+from .transfers import transfer_broadcast, transfer_track_hash
 
 # Node refusals worth a stable code; anything else is `transaction_rejected` with the node's words.
 _NODE_REFUSALS = [
@@ -52,7 +53,18 @@ def transaction_broadcast(
     amount: Decimal,
 ) -> tuple[ChainTransaction, bool]:
     """Validate and send a signed transaction. Returns (record, created); the same transaction again → its record."""
-    config = evm_chain(network)
+    config = chain(network)
+    if config.kind != "evm":
+        return transfer_broadcast(
+            user=user,
+            config=config,
+            signed_transaction=signed_transaction,
+            to_address=to_address,
+            asset=asset,
+            amount=amount,
+        )
+    if not isinstance(signed_transaction, str):
+        raise InvalidInput("invalid_signed_transaction", "signed_transaction must be the signed raw transaction (hex).")
     requested = _requested(config=config, asset=asset, to_address=to_address, amount=amount)
     decoded = evm.decode_signed(signed_transaction)
     if decoded.chain_id != int(config.chain_id):
@@ -95,7 +107,11 @@ def transaction_track_hash(
     amount: Decimal | None = None,
 ) -> tuple[ChainTransaction, bool]:
     """Record a transaction the wallet broadcast itself, as the node reports it."""
-    config = evm_chain(network)
+    config = chain(network)
+    if config.kind != "evm":
+        return transfer_track_hash(
+            user=user, config=config, tx_hash=tx_hash, to_address=to_address, asset=asset, amount=amount
+        )
     given = [value is not None for value in (to_address, asset, amount)]
     if any(given) and not all(given):
         raise InvalidInput(

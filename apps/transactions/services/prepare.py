@@ -10,12 +10,12 @@ from django.conf import settings
 from web3 import Web3
 
 from apps.chains.clients import client_for
-from apps.chains.registry import native_symbol
-from apps.prices.selectors import prices_current
+from apps.chains.registry import chain, native_symbol
 from apps.transactions import evm
 from engipay.api.errors import InvalidInput
 
-from .assets import asset_on_chain, evm_chain, sender_for
+from .assets import asset_on_chain, sender_for, usd_price
+from .transfers import transfer_prepare
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +25,11 @@ def transaction_prepare(
 ) -> dict[str, Any]:
     """The unsigned transaction (JSON-RPC quantities: 0x-hex strings, as eth-account and EIP-1193 wallets take
     them) and its fee estimate. Refuses an amount or fee the sender cannot pay."""
-    config = evm_chain(network)
+    config = chain(network)
+    if config.kind != "evm":
+        return transfer_prepare(
+            user=user, config=config, asset=asset, to_address=to_address, amount=amount, from_address=from_address
+        )
     token = asset_on_chain(config=config, symbol=asset)
     if amount <= 0:
         raise InvalidInput("invalid_amount", "amount must be more than zero.")
@@ -145,11 +149,3 @@ def _fee_estimate(
         "max_fee_usd": None if price is None else Decimal(evm.from_base_units(ceiling, 18)) * price,
         "price_source": source,
     }
-
-
-def usd_price(symbol: str) -> tuple[Decimal | None, str | None]:
-    """The current USD price and its source; (None, None) when there is none or it is stale (never guessed)."""
-    quote = prices_current([symbol]).get(symbol.upper())
-    if quote is None or quote.stale:
-        return None, None
-    return quote.usd, quote.source

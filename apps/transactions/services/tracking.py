@@ -19,14 +19,14 @@ from django.db.models import Case, Value, When
 from django.utils import timezone
 
 from apps.chains.clients import EvmClient, client_for
-from apps.chains.registry import ChainConfig
+from apps.chains.registry import ChainConfig, chain
 from apps.notifications.services import notify
 from apps.transactions import evm
 from apps.transactions.models import ChainTransaction
-from engipay.api.errors import ChainUnavailable
+from engipay.api.errors import ChainUnavailable, InvalidInput
 
-from .assets import evm_chain
 from .events import event_record, notification_data
+from .transfers import refresh_from_observation
 
 logger = logging.getLogger(__name__)
 Status = ChainTransaction.Status
@@ -83,16 +83,17 @@ def transactions_refresh_open(
     seen = 0
     for key, ids in by_network.items():
         try:
-            config = evm_chain(key)
-            client = client_for(config)
+            config = chain(key)
             tip, final = (head, finalized) if network is not None else (None, None)
-            if tip is None or final is None:
-                tip, final = chain_heads(config=config, client=client)
+            if config.kind == "evm" and (tip is None or final is None):
+                tip, final = chain_heads(config=config, client=client_for(config))
             for transaction_id in ids:
                 transaction_refresh_from_chain(transaction_id=transaction_id, head=tip, finalized=final)
                 seen += 1
         except ChainUnavailable:
             logger.warning("Skipping %d open transaction(s) on %s: node unavailable", len(ids), key)
+        except InvalidInput:
+            logger.warning("Skipping %d open transaction(s) on %s: the network is not configured", len(ids), key)
     return seen
 
 
@@ -107,16 +108,19 @@ def transaction_refresh_from_chain(
     record = ChainTransaction.objects.select_for_update().select_related("asset", "user").get(pk=transaction_id)
     if not record.is_open or not record.tx_hash:
         return record
-    config = evm_chain(record.network)
-    client = client_for(config)
-    if head is None or finalized is None:
-        head, finalized = chain_heads(config=config, client=client)
+    config = chain(record.network)
     before = record.status
-    receipt = evm.rpc(client, "eth_getTransactionReceipt", [record.tx_hash])
-    if receipt is None:
-        note = _not_in_a_block(record, client)
+    if config.kind != "evm":
+        note = refresh_from_observation(record, config)
     else:
-        note = _in_a_block(record, client, config, receipt, head, finalized)
+        client = client_for(config)
+        if head is None or finalized is None:
+            head, finalized = chain_heads(config=config, client=client)
+        receipt = evm.rpc(client, "eth_getTransactionReceipt", [record.tx_hash])
+        if receipt is None:
+            note = _not_in_a_block(record, client)
+        else:
+            note = _in_a_block(record, client, config, receipt, head, finalized)
     record.last_checked_at = timezone.now()
     record.save()
     if record.status != before or note:

@@ -9,8 +9,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from web3 import Web3
 
+from apps.accounts.addresses import normalize_starknet
 from apps.chains.models import NATIVE_ADDRESS, PriceFeed, Token, TokenDeployment
-from apps.chains.registry import chains
+from apps.chains.registry import ChainConfig, chains
 
 
 class Command(BaseCommand):
@@ -25,20 +26,29 @@ class Command(BaseCommand):
         if chain not in configured:
             raise CommandError(f"{chain!r} is not a configured chain ({', '.join(configured) or 'none'}).")
         data = json.loads(path.read_text())
-        if int(configured[chain].chain_id) != int(data["chain_id"]):
-            raise CommandError(f"{path} is for chain id {data['chain_id']}, {chain} is {configured[chain].chain_id}.")
+        config = configured[chain]
+        if str(config.chain_id) != str(data["chain_id"]):
+            raise CommandError(f"{path} is for chain id {data['chain_id']}, {chain} is {config.chain_id}.")
+        if data.get("kind", "evm") != config.kind:
+            raise CommandError(f"{path} is for {data.get('kind', 'evm')} chains, {chain} is {config.kind}.")
         with transaction.atomic():
             for entry in data["tokens"]:
-                self._load(chain, entry)
+                self._load(config, entry)
         self.stdout.write(self.style.SUCCESS(f"{len(data['tokens'])} tokens loaded for {chain}."))
 
-    def _load(self, chain: str, entry: dict) -> None:
+    def _load(self, config: ChainConfig, entry: dict) -> None:
+        chain = config.key
         defaults = {"name": entry["name"], "coingecko_id": entry.get("coingecko_id", "")}
         if "price_stale_after_seconds" in entry:
             defaults["price_stale_after_seconds"] = entry["price_stale_after_seconds"]
         token, _ = Token.objects.update_or_create(symbol=entry["symbol"], defaults=defaults)
         native = bool(entry.get("native"))
-        address = NATIVE_ADDRESS if native else Web3.to_checksum_address(entry["address"])
+        if native:
+            address = NATIVE_ADDRESS
+        elif config.kind == "starknet":
+            address = normalize_starknet(entry["address"])
+        else:
+            address = Web3.to_checksum_address(entry["address"])
         TokenDeployment.objects.update_or_create(
             chain=chain, token=token, defaults={"address": address, "decimals": entry["decimals"], "is_native": native}
         )

@@ -1,4 +1,4 @@
-"""``manage.py chain_tracker``: follow the head of every EVM chain and move transactions to finality.
+"""``manage.py chain_tracker``: follow the head of every configured chain and move transactions to finality.
 
 Long-running (Procfile ``tracker``). ``--once`` sweeps once and exits; ``--max-seconds`` bounds a run.
 """
@@ -16,7 +16,7 @@ from apps.transactions.tracker import HeadFollower
 
 
 class Command(BaseCommand):
-    help = "Follow new heads on every EVM chain and refresh open transactions (websocket newHeads or polling)."
+    help = "Follow new heads on every chain and refresh open transactions (websocket newHeads or polling)."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--network", action="append", help="Only this chain key (repeatable).")
@@ -24,7 +24,7 @@ class Command(BaseCommand):
         parser.add_argument("--max-seconds", type=float, default=None, help="Stop after this many seconds.")
 
     def handle(self, *args, network: list[str] | None, once: bool, max_seconds: float | None, **options) -> None:
-        configs = [c for c in chains() if c.kind == "evm" and (not network or c.key in network)]
+        configs = [c for c in chains() if not network or c.key in network]
         if once:
             for config in configs:
                 count = services.transactions_refresh_open(network=config.key)
@@ -39,7 +39,7 @@ class Command(BaseCommand):
         ]
         for thread in threads:
             thread.start()
-        self.stdout.write(f"Tracking {', '.join(c.key for c in configs) or 'no EVM chain'}", ending="\n")
+        self.stdout.write(f"Tracking {', '.join(c.key for c in configs) or 'no chain'}", ending="\n")
         self.stdout.flush()
         stop.wait(max_seconds)
         stop.set()
