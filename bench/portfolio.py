@@ -1,8 +1,14 @@
-"""Benchmark: GET /api/portfolio/balances/real for 1, 10 and 40 tokens against a naive one-call-per-token read.
+"""Benchmark: GET /api/portfolio/balances/real.
 
-Run on demand: `.venv/bin/python bench/portfolio.py`. Starts its own anvil on a free port and a throwaway SQLite
-database; counts JSON-RPC round trips with a recording proxy. Targets (issue 3): round trips per chain stay 1;
-40 tokens take at most 2x the time of 1 token.
+1. For 1, 10 and 40 tokens against a naive one-call-per-token read (issue 3 targets: round trips per chain stay 1;
+   40 tokens take at most 2x the time of 1 token).
+2. Three chains (issue 4): one wallet on anvil, one Starknet account, one Bitcoin address; the endpoint with all
+   three configured vs with each chain alone. Target: all three <= 1.3x the slowest single chain (chains are read
+   concurrently). Measured with no added latency and with 50 ms added to every request by a delaying proxy, as a
+   remote RPC provider would.
+
+Run on demand: `.venv/bin/python bench/portfolio.py`. Starts its own anvil, Starknet JSON-RPC double and Esplora
+double (subprocesses, on free ports) and a throwaway SQLite database.
 """
 
 from __future__ import annotations
@@ -125,5 +131,179 @@ def main() -> None:
         anvil.terminate()
 
 
+class DelayProxy:
+    """Forwards every request (GET or POST) to ``upstream`` after ``delay`` seconds: a remote provider's latency."""
+
+    def __init__(self, upstream: str, delay: float) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from threading import Thread
+
+        proxy = self
+        self.upstream, self.delay = upstream.rstrip("/"), delay
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                return
+
+            def _forward(self, method: str) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0) or 0))
+                time.sleep(proxy.delay)
+                answer = httpx.request(
+                    method,
+                    proxy.upstream + self.path,
+                    content=body or None,
+                    headers={"Content-Type": self.headers.get("Content-Type", "application/json")},
+                    timeout=30,
+                )
+                self.send_response(answer.status_code)
+                self.send_header("Content-Type", answer.headers.get("Content-Type", "application/json"))
+                self.send_header("Content-Length", str(len(answer.content)))
+                self.end_headers()
+                self.wfile.write(answer.content)
+
+            def do_GET(self) -> None:
+                self._forward("GET")
+
+            def do_POST(self) -> None:
+                self._forward("POST")
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def start_double(module: str, *args: str) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    proc = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-m", module, "--port", str(port), *args],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            httpx.get(url + "/blocks/tip/height", timeout=1) if "esplora" in module else httpx.post(
+                url, json={"jsonrpc": "2.0", "id": 1, "method": "starknet_chainId"}, timeout=1
+            )
+        except httpx.HTTPError:
+            time.sleep(0.05)
+        else:
+            return proc, url
+    raise RuntimeError(f"{module} did not start")
+
+
+def three_chains() -> None:
+    from tests.doubles.bitcoin_signing import address_for, bip322_sign_simple, new_key
+    from tests.doubles.starknet_signing import keypair, sign_typed_data
+    from tests.helpers import caip122_bitcoin_message, fresh_nonce, snip12_sign_in
+
+    anvil, anvil_url = start_anvil()
+    starknet, starknet_url = start_double(
+        "tests.doubles.starknet_rpc", "--block-seconds", "3600", "--accounts", "0", "--no-strict"
+    )
+    esplora, esplora_url = start_double("tests.doubles.esplora", "--network", "regtest", "--block-seconds", "0")
+    proxies: list[DelayProxy] = []
+    try:
+        w3 = Web3(HTTPProvider(anvil_url))
+        devchain.install_multicall3(w3)
+
+        def configure(urls: dict[str, str], keys: tuple[str, ...] = ("local", "starknet", "bitcoin")) -> None:
+            every = {
+                "local": {"kind": "evm", "chain_id": 31337, "rpc_urls": [urls["local"]], "confirmations": 1},
+                "starknet": {"kind": "starknet", "chain_id": "SN_SEPOLIA", "rpc_urls": [urls["starknet"]]},
+                "bitcoin": {"kind": "bitcoin", "chain_id": "regtest", "rpc_urls": [urls["bitcoin"]]},
+            }
+            settings.CHAINS = {key: every[key] for key in keys}
+
+        direct = {"local": anvil_url, "starknet": starknet_url, "bitcoin": esplora_url}
+        configure(direct)
+        TokenDeployment.objects.all().delete()
+        call_command(
+            "chain_registry_load", "fixtures/registry/starknet-sandbox.json", "--chain", "starknet", verbosity=0
+        )
+        call_command("chain_registry_load", "fixtures/registry/bitcoin-regtest.json", "--chain", "bitcoin", verbosity=0)
+        TokenDeployment.objects.create(
+            chain="local", token=Token.objects.get(symbol="ETH"), address=NATIVE_ADDRESS, decimals=18, is_native=True
+        )
+        deployer, signer = devchain.dev_account(0), Signer()
+        for symbol in ("TUSD", "TDAI", "TBTC", "TUSDT"):
+            address = devchain.deploy(w3, "DemoToken", [symbol, symbol, 18, signer.address, 10**24], deployer)
+            token, _ = Token.objects.get_or_create(symbol=symbol, defaults={"name": symbol})
+            TokenDeployment.objects.create(chain="local", token=token, address=address, decimals=18)
+        w3.provider.make_request("anvil_setBalance", [signer.address, hex(10**18)])
+        auth = wallet_sign_in(APIClient(), signer)
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {auth['token']}")
+
+        keys = keypair()
+        rpc = lambda method, params: httpx.post(  # noqa: E731
+            starknet_url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
+        ).json()["result"]
+        account = rpc("devnet_deployAccount", {"public_key": hex(keys.public_key)})["address"]
+        for symbol in ("ETH", "STRK", "USDC", "USDT", "WBTC"):
+            rpc("devnet_mint", {"address": account, "amount": 10**6, "token": symbol})
+        typed = snip12_sign_in(address=account, nonce=fresh_nonce(client))
+        linked = client.post(
+            "/api/auth/wallets",
+            {
+                "wallet_address": account,
+                "wallet_type": "argent",
+                "message": typed,
+                "signature": sign_typed_data(keys.private_key, account, typed),
+            },
+            format="json",
+        )
+        assert linked.status_code == 201, linked.content
+        key = new_key()
+        btc = address_for(key, "p2wpkh")
+        httpx.post(f"{esplora_url}/_sandbox/fund", json={"address": btc, "sats": 10**7})
+        httpx.post(f"{esplora_url}/_sandbox/mine", json={"blocks": 1})
+        message = caip122_bitcoin_message(address=btc, nonce=fresh_nonce(client))
+        body = {
+            "wallet_address": btc,
+            "wallet_type": "xverse",
+            "message": message,
+            "signature": bip322_sign_simple(key, "p2wpkh", btc, message),
+        }
+        assert client.post("/api/auth/wallets", body, format="json").status_code == 201
+
+        print()
+        header = (
+            f"{'added latency':>13} | {'EVM ms':>7} | {'Starknet ms':>11} | {'Bitcoin ms':>10} | {'all three ms':>12}"
+        )
+        print(header + " | ratio")
+        for delay in (0.0, 0.05):
+            urls = direct
+            if delay:
+                proxies[:] = [DelayProxy(url, delay) for url in direct.values()]
+                urls = dict(zip(direct, (p.url for p in proxies), strict=True))
+            figures = {}
+            for keys_ in (("local",), ("starknet",), ("bitcoin",), ("local", "starknet", "bitcoin")):
+                configure(urls, keys_)
+                response = client.get("/api/portfolio/balances/real")
+                assert response.status_code == 200, response.content
+                assert response.json()["errors"] == [], response.json()["errors"]
+                figures[keys_] = timed(lambda: client.get("/api/portfolio/balances/real"), runs=15)
+            singles = [figures[("local",)], figures[("starknet",)], figures[("bitcoin",)]]
+            ratio = figures[("local", "starknet", "bitcoin")] / max(singles)
+            print(
+                f"{int(delay * 1000):>10} ms | {singles[0]:>7.1f} | {singles[1]:>11.1f} | {singles[2]:>10.1f} | "
+                f"{figures[('local', 'starknet', 'bitcoin')]:>12.1f} | {ratio:.2f}x"
+            )
+            for proxy in proxies:
+                proxy.close()
+        print("target: all three <= 1.3x the slowest single chain")
+    finally:
+        for proc in (anvil, starknet, esplora):
+            proc.terminate()
+
+
 if __name__ == "__main__":
     main()
+    three_chains()

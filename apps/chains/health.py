@@ -81,6 +81,8 @@ def chain_health(chain: ChainConfig) -> dict[str, Any]:
         result = {**base, "ok": ok, "latency_ms": latency_ms, **probe}
         if expected is not None and probe["chain_id"] != expected:
             result["error"] = f"RPC serves chain id {probe['chain_id']}, expected {chain.chain_id}"
+        if chain.kind == "starknet":
+            result["chain_id"] = hex(probe["chain_id"])  # a short string as a felt: 0x534e5f4d41494e is SN_MAIN
         return result
     return {**base, "ok": False, "error": "unreachable", "attempts": errors}
 

@@ -197,16 +197,17 @@ class BitcoinClient:
         )
 
     def balances(self, queries: list[BalanceQuery]) -> BalanceSnapshot:
-        block = self.head()
+        """Confirmed and mempool balances of every address, read concurrently with the tip height (one round trip
+        of wall time)."""
         owners: dict[str, str | None] = {}
         for query in queries:
             if query.asset_address.lower() == NATIVE_ADDRESS and query.owner not in owners:
                 owners[query.owner] = self._parse(query.owner, raise_errors=False)
         valid = sorted({a for a in owners.values() if a})
-        stats: dict[str, tuple[int, int] | None] = {}
-        if valid:
-            with ThreadPoolExecutor(max_workers=min(MAX_BALANCE_WORKERS, len(valid))) as pool:
-                stats = dict(zip(valid, pool.map(self._stats, valid), strict=True))
+        with ThreadPoolExecutor(max_workers=min(MAX_BALANCE_WORKERS, len(valid) + 1)) as pool:
+            tip = pool.submit(self.tip_height)
+            stats = dict(zip(valid, pool.map(self._stats, valid), strict=True))
+            height = tip.result()
         balances: dict[BalanceQuery, int | None] = {}
         unconfirmed: dict[BalanceQuery, int] = {}
         for query in queries:
@@ -215,7 +216,7 @@ class BitcoinClient:
             balances[query] = figures[0] if figures else None
             if figures:
                 unconfirmed[query] = figures[1]
-        return BalanceSnapshot(block=block, balances=balances, unconfirmed=unconfirmed)
+        return BalanceSnapshot(block=BlockRef(number=height), balances=balances, unconfirmed=unconfirmed)
 
     def fee_rates(self) -> dict[int, Decimal]:
         """Fee rate (sat/vB) by confirmation target (blocks)."""
