@@ -78,6 +78,7 @@ class Submission:
     nonce: int | None = None
     raw: str = ""  # what to send again if the network forgets it (hex, or JSON)
     fee_max_base: int | None = None
+    fee_terms: dict[str, int] = field(default_factory=dict)  # EVM: gas_limit, max_fee_per_gas, max_priority_fee…
 
 
 class TxStatus:
@@ -107,6 +108,7 @@ class Observation:
     final: bool = False
     revert_reason: str = ""
     note: str = ""
+    fee_terms: dict[str, int] = field(default_factory=dict)  # EVM: gas_used, effective_gas_price
 
 
 class ChainClient(Protocol):
@@ -118,12 +120,16 @@ class ChainClient(Protocol):
 
 
 class TransferClient(ChainClient, Protocol):
-    """The transfer side (Starknet and Bitcoin clients; the EVM one still lives in ``apps.transactions.evm``)."""
+    """The transfer side, implemented by every client (EVM, Starknet, Bitcoin)."""
 
     def fee_asset(self) -> AssetRef: ...
 
     def validate_address(self, address: str) -> str:
         """The address in its one normalised spelling; InvalidInput (400) if malformed or of another network."""
+        ...
+
+    def normalize_tx_hash(self, tx_hash: str) -> str:
+        """The one stored spelling of a transaction hash; InvalidInput (400) if it cannot be one."""
         ...
 
     def prepare_transfer(self, intent: TransferIntent) -> PreparedTransfer: ...
@@ -140,4 +146,13 @@ class TransferClient(ChainClient, Protocol):
         """A transaction the wallet sent itself, read from the network; None if the network does not know it."""
         ...
 
-    def observe(self, submission: Submission) -> Observation: ...
+    def sweep_context(self) -> Any:
+        """What ``observe`` needs to know about the chain once per sweep (EVM: head and finalized block)."""
+        ...
+
+    def observe(
+        self, submission: Submission, *, previous: Observation | None = None, context: Any = None
+    ) -> Observation:
+        """``previous``: what was observed last time (saves reads that cannot have changed, e.g. a block's time).
+        ``context``: ``sweep_context()`` of this sweep, or None to read it now."""
+        ...

@@ -488,9 +488,17 @@ class BitcoinClient:
             raise InvalidInput("invalid_tx_hash", "A Bitcoin txid is 64 hex digits.")
         return txid
 
+    def normalize_tx_hash(self, tx_hash: str) -> str:
+        return self._txid(tx_hash)
+
     # --- tracking ------------------------------------------------------------------------------------------
 
-    def observe(self, submission: Submission) -> Observation:
+    def sweep_context(self) -> None:
+        return None
+
+    def observe(
+        self, submission: Submission, *, previous: Observation | None = None, context: Any = None
+    ) -> Observation:
         txid = self._txid(submission.tx_hash)
         status = self.get_json(f"/tx/{txid}/status", missing_ok=True)
         if status is None:

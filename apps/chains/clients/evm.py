@@ -1,4 +1,5 @@
-"""EVM chains through web3.py: timeouts, retries with backoff, failover across RPC URLs, one error type.
+"""EVM chains through web3.py: timeouts, retries with backoff, failover across RPC URLs, one error type. The
+transfer side (prepare, decode, send, observe) is ``EvmTransfers``.
 
 Balances of any number of (owner, token) pairs are read in one ``eth_call`` to Multicall3 ``aggregate3``
 (``getEthBalance`` for the native coin, ERC-20 ``balanceOf`` otherwise, ``getBlockNumber`` for the block).
@@ -24,6 +25,7 @@ from apps.chains.registry import ChainConfig
 from engipay.api.errors import ApplicationError, ChainUnavailable
 
 from .base import BalanceQuery, BalanceSnapshot, BlockRef
+from .evm_transfers import EvmTransfers
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -49,7 +51,7 @@ def _transient_http(exc: Exception) -> bool:
     )
 
 
-class EvmClient:
+class EvmClient(EvmTransfers):
     attempts_per_url = 2
     backoff_seconds = 0.1
 

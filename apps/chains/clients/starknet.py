@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import random
+import re
 import threading
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -65,6 +66,8 @@ TRANSFER = get_selector_from_name("transfer")
 IS_VALID_SIGNATURE = get_selector_from_name("is_valid_signature")
 VALID = 0x56414C4944  # the short string 'VALID' (SRC-6)
 U128 = 2**128
+FIELD_PRIME = 2**251 + 17 * 2**192 + 1
+_HEX_FELT = re.compile(r"^0x[0-9a-f]{1,64}$")
 
 # JSON-RPC error codes of the spec (starknet_api_openrpc.json / starknet_write_api.json).
 CONTRACT_NOT_FOUND = 20
@@ -476,7 +479,19 @@ class StarknetClient:
             nonce=int(found["nonce"], 16) if found.get("nonce") else None,
         )
 
-    def observe(self, submission: Submission) -> Observation:
+    def normalize_tx_hash(self, tx_hash: str) -> str:
+        """A felt below the field prime, written 0x + 64 digits (the spelling stored)."""
+        value = tx_hash.strip().lower() if isinstance(tx_hash, str) else ""
+        if not _HEX_FELT.match(value) or int(value, 16) >= FIELD_PRIME:
+            raise InvalidInput("invalid_tx_hash", "A Starknet transaction hash is a felt: 0x and up to 64 hex digits.")
+        return f"0x{int(value, 16):064x}"
+
+    def sweep_context(self) -> None:
+        return None
+
+    def observe(
+        self, submission: Submission, *, previous: Observation | None = None, context: Any = None
+    ) -> Observation:
         async def read(client: FullNodeClient) -> Observation:
             try:
                 status = await client.get_transaction_status(int(submission.tx_hash, 16))

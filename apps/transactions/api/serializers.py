@@ -8,34 +8,16 @@ from decimal import Decimal
 from django.conf import settings
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field
 from rest_framework import serializers
-from web3 import Web3
 
 from apps.chains.clients import client_for
 from apps.chains.registry import chain
+from apps.chains.units import from_base_units
 from apps.prices.selectors import price_at_or_before
-from apps.transactions import evm
 from apps.transactions.models import ChainTransaction
 from engipay.api.errors import InvalidInput
 
-HASH = re.compile(r"^0x[0-9a-fA-F]{64}$")
 TX_HASH = re.compile(r"^(0x[0-9a-fA-F]{1,64}|[0-9a-fA-F]{64})$")
-HASH_OF_KIND = {"evm": HASH, "bitcoin": re.compile(r"^[0-9a-fA-F]{64}$")}
 SIGNED_HEX = re.compile(r"^(0x)?[0-9a-fA-F]+$")
-ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
-
-
-class AddressField(serializers.CharField):
-    """An EVM address: 0x + 40 hex digits; mixed case must be a valid EIP-55 checksum."""
-
-    def to_internal_value(self, data):
-        value = super().to_internal_value(data)
-        if not ADDRESS.match(value):
-            raise serializers.ValidationError("Not an EVM address (0x followed by 40 hex digits).")
-        digits = value[2:]
-        # EIP-55: a mixed-case address carries a checksum; a wrong one is a typo, and this is where money goes.
-        if digits not in (digits.lower(), digits.upper()) and not Web3.is_checksum_address(value):
-            raise serializers.ValidationError("The address's EIP-55 checksum is wrong (mixed case): check for a typo.")
-        return Web3.to_checksum_address(value)
 
 
 class AmountField(serializers.DecimalField):
@@ -58,21 +40,15 @@ class AmountField(serializers.DecimalField):
 
 
 def normalize_addresses(attrs: dict, *fields: str) -> dict:
-    """Check the address fields against the network's kind: EVM (EIP-55 rules of AddressField), Starknet (a felt),
-    Bitcoin (checksum and this network's prefixes); each comes back in its one normalised spelling."""
-    config = chain(attrs["network"])
+    """Check the address fields with the network's chain client (EVM: hex and EIP-55 checksum; Starknet: a felt;
+    Bitcoin: checksum and this network's prefixes); each comes back in its one normalised spelling."""
+    client = client_for(chain(attrs["network"]))
     errors = {}
     for name in fields:
-        value = attrs.get(name)
-        if value is None:
+        if attrs.get(name) is None:
             continue
         try:
-            if config.kind == "evm":
-                attrs[name] = AddressField().to_internal_value(value)
-            else:
-                attrs[name] = client_for(config).validate_address(value)
-        except serializers.ValidationError as exc:
-            errors[name] = exc.detail
+            attrs[name] = client.validate_address(attrs[name])
         except InvalidInput as exc:
             errors[name] = [exc.message]
     if errors:
@@ -221,18 +197,20 @@ class BroadcastInput(serializers.Serializer):
             missing = [f for f in ("to_address", "asset", "amount") if attrs.get(f) is None]
             if missing:
                 raise serializers.ValidationError({f: "This field is required." for f in missing})
-        kind = chain(attrs["network"]).kind
-        if attrs.get("tx_hash") and not HASH_OF_KIND.get(kind, TX_HASH).match(attrs["tx_hash"]):
-            raise serializers.ValidationError({"tx_hash": [f"Not a {kind} transaction hash."]})
+        if attrs.get("tx_hash"):
+            try:
+                attrs["tx_hash"] = client_for(chain(attrs["network"])).normalize_tx_hash(attrs["tx_hash"])
+            except InvalidInput as exc:
+                raise serializers.ValidationError({"tx_hash": [exc.message]}) from None
         return normalize_addresses(attrs, "to_address")
 
 
 def gwei(wei) -> str | None:
-    return None if wei is None else evm.from_base_units(wei, 9)
+    return None if wei is None else from_base_units(wei, 9)
 
 
 def native(wei) -> str | None:
-    return None if wei is None else evm.from_base_units(wei, 18)
+    return None if wei is None else from_base_units(wei, 18)
 
 
 class BroadcastOutput(serializers.Serializer):
@@ -300,7 +278,7 @@ class StatusOutput(serializers.Serializer):
 
     def get_total_fee(self, obj: ChainTransaction) -> str | None:
         if obj.fee_paid is not None and obj.fee_decimals is not None:
-            return evm.from_base_units(obj.fee_paid, obj.fee_decimals)
+            return from_base_units(obj.fee_paid, obj.fee_decimals)
         if obj.gas_used is None or obj.effective_gas_price is None:
             return None
         return native(obj.gas_used * obj.effective_gas_price)
@@ -332,11 +310,11 @@ class TransactionListItemOutput(serializers.Serializer):
     block_number = serializers.SerializerMethodField()
 
     def get_description(self, obj: ChainTransaction) -> str:
-        amount = evm.from_base_units(obj.amount_base, obj.decimals)
+        amount = from_base_units(obj.amount_base, obj.decimals)
         return f"Sent {amount} {obj.asset.symbol} to {obj.to_address[:6]}…{obj.to_address[-4:]}"
 
     def get_amount(self, obj: ChainTransaction) -> str:
-        return evm.from_base_units(obj.amount_base, obj.decimals)
+        return from_base_units(obj.amount_base, obj.decimals)
 
     @extend_schema_field(
         serializers.DecimalField(max_digits=30, decimal_places=2, coerce_to_string=False, allow_null=True)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from .broadcast import transaction_broadcast, transaction_track_hash
 from .prepare import transaction_prepare
-from .tracking import chain_heads, transaction_refresh_from_chain, transactions_refresh_open
+from .tracking import transaction_refresh_from_chain, transactions_refresh_open
 
 __all__ = [
-    "chain_heads",
     "transaction_broadcast",
     "transaction_prepare",
     "transaction_refresh_from_chain",

@@ -5,14 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from web3 import Web3
-
+from apps.chains.clients import client_for
 from apps.chains.models import NATIVE_ADDRESS, Token, TokenDeployment
-from apps.chains.registry import ChainConfig, chain, native_symbol
+from apps.chains.registry import ChainConfig, native_symbol
 from apps.prices.selectors import prices_current
 from engipay.api.errors import InvalidInput
-
-NATIVE_DECIMALS = 18
 
 
 @dataclass(frozen=True)
@@ -26,15 +23,8 @@ class AssetOnChain:
         return self.contract is None
 
 
-def evm_chain(network: str) -> ChainConfig:
-    config = chain(network)
-    if config.kind != "evm":
-        raise InvalidInput("network_not_supported", f"Transactions on {config.kind} networks are not supported yet.")
-    return config
-
-
 def _contract(config: ChainConfig, address: str) -> str:
-    return Web3.to_checksum_address(address) if config.kind == "evm" else address
+    return client_for(config).validate_address(address)  # the spelling the chain client returns everywhere
 
 
 def asset_on_chain(*, config: ChainConfig, symbol: str) -> AssetOnChain:
@@ -46,10 +36,10 @@ def asset_on_chain(*, config: ChainConfig, symbol: str) -> AssetOnChain:
         contract = None if native else _contract(config, deployment.address)
         return AssetOnChain(token=deployment.token, contract=contract, decimals=deployment.decimals)
     if symbol.upper() == native_symbol(config).upper():
-        # The native coin needs no deployment row: it is the chain's own (18 decimals on every EVM chain).
+        # The native coin needs no deployment row: it is the coin the chain's fees are paid in.
         token = Token.objects.filter(symbol__iexact=symbol).first()
         if token is not None:
-            return AssetOnChain(token=token, contract=None, decimals=NATIVE_DECIMALS)
+            return AssetOnChain(token=token, contract=None, decimals=client_for(config).fee_asset().decimals)
     raise InvalidInput("unknown_asset", f"{symbol} is not available on {config.name}.", {"asset": symbol})
 
 
@@ -70,10 +60,6 @@ def wallets_of(user, chain_kind: str = "evm") -> list[str]:
     """The caller's verified addresses on one chain kind (normalised spelling), most recently used first."""
     rows = user.wallets.filter(chain_kind=chain_kind, verified_at__isnull=False)
     return list(rows.values_list("address", flat=True))
-
-
-def evm_wallets(user) -> list[str]:
-    return wallets_of(user, "evm")
 
 
 def sender_for(*, user, from_address: str | None, chain_kind: str = "evm") -> str:

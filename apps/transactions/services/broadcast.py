@@ -1,100 +1,44 @@
 """Step 3 of DESIGN.md section 1: check what the wallet signed against what the user asked for, then send it
-(or record a transaction the wallet sent itself). Idempotent on the transaction hash."""
+(or record a transaction the wallet sent itself). Idempotent on the transaction hash. Every chain detail is the
+chain client's (``decode_signed``, ``send``, ``lookup``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from web3 import Web3
 
 from apps.chains.clients import client_for
-from apps.chains.registry import ChainConfig, chain
+from apps.chains.clients.base import Submission
+from apps.chains.registry import ChainConfig, chain, native_symbol
+from apps.chains.units import from_base_units, to_base_units
 from apps.notifications.services import notify
-from apps.transactions import evm
 from apps.transactions.models import ChainTransaction
 from engipay.api.errors import InvalidInput, StateConflict
 
-from .assets import AssetOnChain, asset_by_contract, asset_on_chain, evm_wallets, native_asset
+from .assets import AssetOnChain, asset_by_contract, asset_on_chain, native_asset, wallets_of
 from .events import event_record, notification_data
-from .transfers import transfer_broadcast, transfer_track_hash
-
-# Node refusals worth a stable code; anything else is `transaction_rejected` with the node's words.
-_NODE_REFUSALS = [
-    ("nonce too low", "nonce_too_low"),
-    ("nonce too high", "nonce_too_high"),
-    ("underpriced", "replacement_underpriced"),
-    ("insufficient funds", "insufficient_funds"),
-    ("intrinsic gas too low", "gas_too_low"),
-    ("fee cap less than block base fee", "fee_too_low"),
-    ("max fee per gas less than block base fee", "fee_too_low"),
-    ("exceeds block gas limit", "gas_too_high"),
-]
-
-
-@dataclass(frozen=True)
-class Transfer:
-    """What a transaction moves: ``asset`` to ``recipient``, ``amount`` base units."""
-
-    asset: AssetOnChain
-    recipient: str
-    amount: int
 
 
 def transaction_broadcast(
-    *,
-    user,
-    network: str,
-    signed_transaction: str,
-    to_address: str,
-    asset: str,
-    amount: Decimal,
+    *, user, network: str, signed_transaction: Any, to_address: str, asset: str, amount: Decimal
 ) -> tuple[ChainTransaction, bool]:
     """Validate and send a signed transaction. Returns (record, created); the same transaction again → its record."""
     config = chain(network)
-    if config.kind != "evm":
-        return transfer_broadcast(
-            user=user,
-            config=config,
-            signed_transaction=signed_transaction,
-            to_address=to_address,
-            asset=asset,
-            amount=amount,
-        )
-    if not isinstance(signed_transaction, str):
-        raise InvalidInput("invalid_signed_transaction", "signed_transaction must be the signed raw transaction (hex).")
-    requested = _requested(config=config, asset=asset, to_address=to_address, amount=amount)
-    decoded = evm.decode_signed(signed_transaction)
-    if decoded.chain_id != int(config.chain_id):
-        raise InvalidInput(
-            "chain_id_mismatch",
-            f"The transaction is signed for chain id {decoded.chain_id}; {config.name} is {config.chain_id}.",
-            {"signed_chain_id": decoded.chain_id, "network_chain_id": int(config.chain_id)},
-        )
-    _require_own_wallet(user, decoded.sender)
-    actual = _transfer_of(config=config, to=decoded.to, value=decoded.value, data=decoded.data, known=requested.asset)
-    _require_match(requested, actual)
-
-    existing = ChainTransaction.objects.filter(network=config.key, tx_hash=decoded.tx_hash).first()
+    client = client_for(config)
+    requested = asset_on_chain(config=config, symbol=asset)
+    submission = client.decode_signed(signed_transaction)
+    _require_own_wallet(user, config, submission.sender)
+    _require_match(config, submission, requested=requested, to_address=to_address, amount=amount)
+    existing = ChainTransaction.objects.filter(network=config.key, tx_hash=submission.tx_hash).first()
     if existing is not None:
         if existing.user_id != user.pk:  # cannot happen while a wallet has one owner; never show another's row
             raise StateConflict("transaction_recorded_elsewhere", "This transaction is recorded for another account.")
         return existing, False
-    _send(config, signed_transaction, decoded.tx_hash)
-    return _record(
-        user=user,
-        config=config,
-        tx_hash=decoded.tx_hash,
-        sender=decoded.sender,
-        transfer=requested,
-        nonce=decoded.nonce,
-        gas=decoded.gas,
-        max_fee=decoded.max_fee_per_gas,
-        priority_fee=decoded.max_priority_fee_per_gas,
-        raw=signed_transaction,
-    )
+    client.send(submission)
+    return _record(user=user, config=config, submission=submission, asset=requested)
 
 
 def transaction_track_hash(
@@ -106,81 +50,42 @@ def transaction_track_hash(
     asset: str | None = None,
     amount: Decimal | None = None,
 ) -> tuple[ChainTransaction, bool]:
-    """Record a transaction the wallet broadcast itself, as the node reports it."""
+    """Record a transaction the wallet broadcast itself, as the network reports it."""
     config = chain(network)
-    if config.kind != "evm":
-        return transfer_track_hash(
-            user=user, config=config, tx_hash=tx_hash, to_address=to_address, asset=asset, amount=amount
-        )
     given = [value is not None for value in (to_address, asset, amount)]
     if any(given) and not all(given):
         raise InvalidInput(
             "incomplete_transfer", "Give asset, to_address and amount together (or none of them) with a tx_hash."
         )
-    tx_hash = tx_hash.lower()
+    client = client_for(config)
+    tx_hash = client.normalize_tx_hash(tx_hash)
     existing = ChainTransaction.objects.filter(network=config.key, tx_hash=tx_hash).first()
     if existing is not None:
-        _require_own_wallet(user, existing.from_address)
+        _require_own_wallet(user, config, existing.from_address)
         return existing, False
-    found = evm.rpc(client_for(config), "eth_getTransactionByHash", [tx_hash])
-    if found is None:
+    submission = client.lookup(tx_hash)
+    if submission is None:
         raise InvalidInput("transaction_not_found", f"{config.name} does not know transaction {tx_hash}.")
-    sender = Web3.to_checksum_address(found["from"])
-    _require_own_wallet(user, sender)
-    actual = _transfer_of(
-        config=config,
-        to=found.get("to"),
-        value=evm.qty(found["value"]),
-        data=bytes(Web3.to_bytes(hexstr=found["input"])),
-    )
-    if actual is None:
-        raise InvalidInput("unsupported_transaction", "Only native coin and ERC-20 transfers can be tracked.")
-    if asset is not None and to_address is not None and amount is not None:
-        _require_match(_requested(config=config, asset=asset, to_address=to_address, amount=amount), actual)
-    return _record(
-        user=user,
-        config=config,
-        tx_hash=tx_hash,
-        sender=sender,
-        transfer=actual,
-        nonce=evm.qty(found["nonce"]),
-        gas=evm.qty(found["gas"]),
-        max_fee=evm.qty(found.get("maxFeePerGas") or found.get("gasPrice")),
-        priority_fee=evm.qty(found.get("maxPriorityFeePerGas")),
-        raw="",
-    )
+    _require_own_wallet(user, config, submission.sender)
+    if asset is not None:
+        token = asset_on_chain(config=config, symbol=asset)
+        _require_match(config, submission, requested=token, to_address=to_address, amount=amount)
+    else:
+        token = _moved_asset(config, submission)
+        if token is None or submission.recipient is None or submission.amount_base is None:
+            raise InvalidInput("unsupported_transaction", "Only native coin and token transfers can be tracked.")
+    return _record(user=user, config=config, submission=submission, asset=token)
 
 
-def _requested(*, config: ChainConfig, asset: str, to_address: str, amount: Decimal) -> Transfer:
-    token = asset_on_chain(config=config, symbol=asset)
-    return Transfer(
-        asset=token,
-        recipient=Web3.to_checksum_address(to_address),
-        amount=evm.to_base_units(amount, token.decimals),
-    )
+def _moved_asset(config: ChainConfig, submission: Submission) -> AssetOnChain | None:
+    """The registry asset a transfer moves: the token at ``contract``, or the native coin; None if unknown."""
+    if submission.contract is not None:
+        return asset_by_contract(config=config, contract=submission.contract)
+    return native_asset(config=config) if native_symbol(config) else None
 
 
-def _transfer_of(
-    *, config: ChainConfig, to: str | None, value: int, data: bytes, known: AssetOnChain | None = None
-) -> Transfer | None:
-    """The transfer a transaction makes: a native payment (no call data) or an ERC-20 ``transfer``; else None.
-    ``known``: the asset the request names, looked up already (saves the registry queries when it matches)."""
-    if to is None:
-        return None
-    to = Web3.to_checksum_address(to)
-    if not data:
-        native = known if known is not None and known.is_native else native_asset(config=config)
-        return Transfer(asset=native, recipient=to, amount=value)
-    call = evm.erc20_transfer_decode(data)
-    reuse = known is not None and known.contract == to
-    token = known if reuse else asset_by_contract(config=config, contract=to)
-    if call is None or token is None or value != 0:
-        return None
-    return Transfer(asset=token, recipient=call[0], amount=call[1])
-
-
-def _require_own_wallet(user, address: str) -> None:
-    if Web3.to_checksum_address(address) not in evm_wallets(user):
+def _require_own_wallet(user, config: ChainConfig, address: str) -> None:
+    if address not in wallets_of(user, config.kind):
         raise InvalidInput(
             "sender_not_your_wallet",
             "The transaction is signed by an address that is not one of your verified wallets.",
@@ -188,75 +93,56 @@ def _require_own_wallet(user, address: str) -> None:
         )
 
 
-def _require_match(requested: Transfer, actual: Transfer | None) -> None:
-    if actual is None or actual.asset.token.pk != requested.asset.token.pk:
+def _require_match(
+    config: ChainConfig, submission: Submission, *, requested: AssetOnChain, to_address: str, amount: Decimal
+) -> None:
+    moved = _moved_asset(config, submission) if submission.recipient is not None else None
+    if moved is None or moved.token.pk != requested.token.pk or submission.amount_base is None:
         raise InvalidInput(
             "asset_mismatch",
-            f"The signed transaction does not transfer {requested.asset.token.symbol}.",
-            {"asset": requested.asset.token.symbol},
+            f"The signed transaction does not transfer {requested.token.symbol}.",
+            {"asset": requested.token.symbol},
         )
-    if actual.recipient != requested.recipient:
+    if submission.recipient != to_address:
         raise InvalidInput(
             "recipient_mismatch",
-            f"The signed transaction pays {actual.recipient}, not {requested.recipient}.",
-            {"signed_recipient": actual.recipient, "to_address": requested.recipient},
+            f"The signed transaction pays {submission.recipient}, not {to_address}.",
+            {"signed_recipient": submission.recipient, "to_address": to_address},
         )
-    if actual.amount != requested.amount:
-        decimals = requested.asset.decimals
+    wanted = to_base_units(amount, requested.decimals)
+    if submission.amount_base != wanted:
+        decimals = requested.decimals
         raise InvalidInput(
             "amount_mismatch",
-            f"The signed transaction moves {evm.from_base_units(actual.amount, decimals)}, "
-            f"not {evm.from_base_units(requested.amount, decimals)}.",
-            {"signed_amount": evm.from_base_units(actual.amount, decimals)},
+            f"The signed transaction moves {from_base_units(submission.amount_base, decimals)}, "
+            f"not {from_base_units(wanted, decimals)}.",
+            {"signed_amount": from_base_units(submission.amount_base, decimals)},
         )
 
 
-def _send(config: ChainConfig, raw: str, tx_hash: str) -> None:
-    client = client_for(config)
-    try:
-        evm.rpc(client, "eth_sendRawTransaction", [raw])
-    except evm.NodeError as exc:
-        # Sent before (a retry after a lost response, or the wallet sent it too): the node has it, so it counts.
-        if evm.rpc(client, "eth_getTransactionByHash", [tx_hash]) is not None:
-            return
-        lowered = exc.message.lower()
-        code = next((code for needle, code in _NODE_REFUSALS if needle in lowered), "transaction_rejected")
-        raise InvalidInput(
-            code, f"The node refused the transaction: {exc.message}", {"node_message": exc.message}
-        ) from None
-
-
-def _record(
-    *,
-    user,
-    config: ChainConfig,
-    tx_hash: str,
-    sender: str,
-    transfer: Transfer,
-    nonce: int,
-    gas: int,
-    max_fee: int | None,
-    priority_fee: int | None,
-    raw: str,
-) -> tuple[ChainTransaction, bool]:
+def _record(*, user, config: ChainConfig, submission: Submission, asset: AssetOnChain) -> tuple[ChainTransaction, bool]:
+    fee = client_for(config).fee_asset()
+    terms = {key: Decimal(value) for key, value in submission.fee_terms.items()}
     try:
         with transaction.atomic():
             record = ChainTransaction.objects.create(
                 user=user,
                 network=config.key,
-                tx_hash=tx_hash,
+                tx_hash=submission.tx_hash,
                 status=ChainTransaction.Status.PENDING,
-                from_address=sender,
-                to_address=transfer.recipient,
-                contract_address=transfer.asset.contract or "",
-                asset=transfer.asset.token,
-                decimals=transfer.asset.decimals,
-                amount_base=Decimal(transfer.amount),
-                nonce=nonce,
-                gas_limit=Decimal(gas),
-                max_fee_per_gas=None if max_fee is None else Decimal(max_fee),
-                max_priority_fee_per_gas=None if priority_fee is None else Decimal(priority_fee),
-                raw_transaction=raw,
+                from_address=submission.sender,
+                to_address=submission.recipient,
+                contract_address=asset.contract or "",
+                asset=asset.token,
+                decimals=asset.decimals,
+                amount_base=Decimal(submission.amount_base),
+                nonce=submission.nonce,
+                gas_limit=terms.get("gas_limit"),
+                max_fee_per_gas=terms.get("max_fee_per_gas"),
+                max_priority_fee_per_gas=terms.get("max_priority_fee_per_gas"),
+                fee_asset=fee.symbol,
+                fee_decimals=fee.decimals,
+                raw_transaction=submission.raw,
                 submitted_at=timezone.now(),
             )
             event_record(transaction=record, from_status="", note="submitted")
@@ -269,5 +155,5 @@ def _record(
             )
     except IntegrityError:
         # The same transaction submitted twice at once: the other request recorded it.
-        return ChainTransaction.objects.get(network=config.key, tx_hash=tx_hash), False
+        return ChainTransaction.objects.get(network=config.key, tx_hash=submission.tx_hash), False
     return record, True

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from apps.transactions import evm
+from apps.chains.units import from_base_units
 from apps.transactions.models import ChainTransaction, ChainTransactionEvent
 
 
@@ -25,7 +25,7 @@ def notification_data(record: ChainTransaction) -> dict[str, Any]:
         "tx_hash": record.tx_hash,
         "network": record.network,
         "status": record.status,
-        "amount": evm.from_base_units(record.amount_base, record.decimals),
+        "amount": from_base_units(record.amount_base, record.decimals),
         "asset": record.asset.symbol,
         "to_address": record.to_address,
         "confirmations": record.confirmations,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from eth_account import Account
 
-from apps.transactions import evm
+from apps.chains.clients import evm_rpc as evm
 
 from .test_tracking import refresh
 

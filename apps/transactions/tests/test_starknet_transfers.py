@@ -13,11 +13,11 @@ import pytest
 from rest_framework.test import APIClient
 from starknet_py.net.client_models import ResourceBounds, ResourceBoundsMapping
 
+from apps.chains.heads import HeadFollower
 from apps.chains.registry import chain
 from apps.notifications.models import Notification
 from apps.transactions import services
 from apps.transactions.models import ChainTransaction
-from apps.transactions.tracker import HeadFollower
 from tests.doubles.starknet_signing import keypair, sign_typed_data, signed_invoke, transfer_call
 from tests.helpers import assert_error_shape, fresh_nonce, snip12_sign_in
 
@@ -255,7 +255,12 @@ def test_the_tracker_follows_starknet_heads(settings, owner, starknet_node):
         amount="1",
     ).json()
     stop = threading.Event()
-    tracker = threading.Thread(target=HeadFollower(chain("starknet"), stop).run, daemon=True)
+    tracker = threading.Thread(
+        target=HeadFollower(
+            chain("starknet"), stop, on_head=lambda: services.transactions_refresh_open(network="starknet")
+        ).run,
+        daemon=True,
+    )
     tracker.start()
     try:
         time.sleep(0.5)

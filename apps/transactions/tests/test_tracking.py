@@ -8,7 +8,9 @@ import asyncio
 import pytest
 from eth_account import Account
 
-from apps.transactions import evm, services
+from apps.chains.clients import evm_rpc as evm
+from apps.chains.units import from_base_units
+from apps.transactions import services
 from apps.transactions.models import ChainTransaction, ChainTransactionEvent
 
 from .conftest import next_notification, open_socket
@@ -63,8 +65,8 @@ async def test_a_transfer_goes_pending_confirmed_finalized_and_each_change_reach
         assert body["confirmations"] == 66
         assert body["block_number"] == str(record.block_number)
         assert body["gas_used"] == "21000"
-        assert body["total_fee"] == evm.from_base_units(21_000 * int(record.effective_gas_price), 18)
-        assert body["gas_price"] == evm.from_base_units(int(record.effective_gas_price), 9)
+        assert body["total_fee"] == from_base_units(21_000 * int(record.effective_gas_price), 18)
+        assert body["gas_price"] == from_base_units(int(record.effective_gas_price), 9)
         assert body["revert_reason"] is None
 
         again = await to_thread(refresh, sent["transaction_id"])  # final: nothing changes, nothing is sent

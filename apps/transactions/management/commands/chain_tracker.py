@@ -10,9 +10,9 @@ import threading
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from apps.chains.registry import chains
+from apps.chains.heads import HeadFollower
+from apps.chains.registry import ChainConfig, chains
 from apps.transactions import services
-from apps.transactions.tracker import HeadFollower
 
 
 class Command(BaseCommand):
@@ -34,7 +34,11 @@ class Command(BaseCommand):
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
         threads = [
-            threading.Thread(target=HeadFollower(config, stop).run, name=f"tracker-{config.key}", daemon=True)
+            threading.Thread(
+                target=HeadFollower(config, stop, on_head=_refresher(config)).run,
+                name=f"tracker-{config.key}",
+                daemon=True,
+            )
             for config in configs
         ]
         for thread in threads:
@@ -45,3 +49,7 @@ class Command(BaseCommand):
         stop.set()
         for thread in threads:
             thread.join(10)
+
+
+def _refresher(config: ChainConfig):
+    return lambda: services.transactions_refresh_open(network=config.key)

@@ -1,10 +1,11 @@
-"""EVM details the transaction services need: raw JSON-RPC, signed-transaction decoding, ERC-20 call data,
-revert reasons. Pure functions plus one thin RPC wrapper over the chain client (failover, retries, 503)."""
+"""EVM details the transfer side of the EVM client needs: raw JSON-RPC, signed-transaction decoding, ERC-20 call
+data, revert reasons. Pure functions plus one thin RPC wrapper over the client's transport (failover, retries,
+503)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import rlp
 from eth_abi import decode, encode
@@ -14,9 +15,10 @@ from eth_account.typed_transactions import TypedTransaction
 from eth_utils import function_signature_to_4byte_selector, keccak, to_checksum_address
 from hexbytes import HexBytes
 
-from apps.chains.clients import EvmClient
-from apps.chains.units import from_base_units, to_base_units  # noqa: F401 - re-exported
 from engipay.api.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from .evm import EvmClient
 
 TRANSFER = function_signature_to_4byte_selector("transfer(address,uint256)")
 BALANCE_OF = function_signature_to_4byte_selector("balanceOf(address)")

@@ -1,9 +1,9 @@
-"""The head follower behind `manage.py chain_tracker`: one thread per configured chain (EVM, Starknet, Bitcoin).
+"""The head follower: one thread per configured chain (EVM, Starknet, Bitcoin) calls ``on_head`` on each new head.
 
-Each new head (on EVM a websocket ``newHeads`` subscription where the node offers one; polling the chain
-client's ``head()`` otherwise) refreshes
-every open transaction of that chain through ``transactions_refresh_open``. Nothing lives in memory: the
-state is the database, so a restart resumes where the last process stopped (it sweeps once on start).
+New heads come from a websocket ``newHeads`` subscription where an EVM node offers one, and from polling the
+chain client's head otherwise; ``on_head`` also runs every ``TX_TRACKER_SWEEP_SECONDS`` and once on start.
+``manage.py chain_tracker`` (apps.transactions) runs one per chain with ``on_head`` refreshing that chain's open
+transactions; nothing lives in memory, so a restart resumes where the last process stopped.
 """
 
 from __future__ import annotations
@@ -12,15 +12,15 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
 from django.db import close_old_connections
 from websockets.sync.client import connect
 
-from apps.chains.clients import client_for
+from apps.chains.clients import client_for, evm_rpc
 from apps.chains.registry import ChainConfig
-from apps.transactions import evm, services
 from engipay.api.errors import ChainUnavailable
 
 logger = logging.getLogger(__name__)
@@ -45,9 +45,10 @@ class HeadFollower:
     # After a websocket failure, poll this many intervals before trying the websocket again.
     poll_rounds_before_ws_retry = 15
 
-    def __init__(self, config: ChainConfig, stop: threading.Event) -> None:
+    def __init__(self, config: ChainConfig, stop: threading.Event, on_head: Callable[[], object]) -> None:
         self.config = config
         self.stop = stop
+        self.on_head = on_head
         self.poll_seconds = settings.TX_TRACKER_POLL_SECONDS
         self.sweep_seconds = settings.TX_TRACKER_SWEEP_SECONDS
         self.last_refresh = 0.0
@@ -91,10 +92,10 @@ class HeadFollower:
             done += 1
             try:
                 if self.config.kind == "evm":
-                    head = evm.qty(evm.rpc(client, "eth_blockNumber", []))
+                    head = evm_rpc.qty(evm_rpc.rpc(client, "eth_blockNumber", []))  # lighter than a whole block
                 else:
                     head = client.head().number
-            except (ChainUnavailable, evm.NodeError) as exc:
+            except (ChainUnavailable, evm_rpc.NodeError) as exc:
                 logger.warning("%s: %s", self.config.key, exc)
                 head = None
             except Exception:
@@ -111,7 +112,7 @@ class HeadFollower:
         self.last_refresh = time.monotonic()
         close_old_connections()
         try:
-            services.transactions_refresh_open(network=self.config.key)
+            self.on_head()
         except Exception:
             # One bad row or a database hiccup must not stop the follower; the next head tries again.
             logger.exception("Refreshing transactions on %s failed", self.config.key)
