@@ -43,6 +43,24 @@ from .addresses import normalize_starknet
 logger = logging.getLogger(__name__)
 
 IS_VALID_SIGNATURE = get_selector_from_name("is_valid_signature")
+FIELD_PRIME = 2**251 + 17 * 2**192 + 1
+# The exact revision-1 types a sign-in message must declare: what is hashed is exactly what is checked.
+DOMAIN_TYPE = [
+    {"name": "name", "type": "shortstring"},
+    {"name": "version", "type": "shortstring"},
+    {"name": "chainId", "type": "shortstring"},
+    {"name": "revision", "type": "shortstring"},
+]
+SIGN_IN_TYPE = [
+    {"name": "domain", "type": "string"},
+    {"name": "address", "type": "ContractAddress"},
+    {"name": "nonce", "type": "shortstring"},
+    {"name": "issuedAt", "type": "timestamp"},
+    {"name": "expirationTime", "type": "timestamp"},
+]
+# JSON-RPC answers of an account contract that mean "no" (CONTRACT_ERROR, TRANSACTION_EXECUTION_ERROR,
+# ENTRYPOINT_NOT_FOUND); CONTRACT_NOT_FOUND means "not deployed"; anything else is the node failing.
+SAYS_NO = {21, 40, 41}
 VALID = 0x56414C4944  # 'VALID' (SRC-6); some older accounts answer 1
 CONTRACT_NOT_FOUND = 20
 MAX_SIGNATURE_FELTS = 64
@@ -80,15 +98,28 @@ def starknet_chains() -> list[StarknetChain]:
     ]
 
 
+def sign_in_chains() -> list[StarknetChain]:
+    """The Starknet networks sign-in messages may name: ``STARKNET_SIGN_IN_NETWORKS``, by default the first
+    configured one. A wallet is one address on every network, so accepting a second network would let a key that
+    was rotated out on one still sign in through the other."""
+    configured = starknet_chains()
+    wanted = settings.STARKNET_SIGN_IN_NETWORKS or [c.key for c in configured[:1]]
+    return [c for c in configured if c.key in wanted]
+
+
 def _int(value: Any, what: str) -> int:
+    """A felt: an int or a decimal/hex string, 0 <= x < the field prime."""
+    number = None
     try:
         if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if isinstance(value, str):
-            return int(value, 16) if value.lower().startswith("0x") else int(value)
+            number = value
+        elif isinstance(value, str) and len(value) <= 80:
+            number = int(value, 16) if value.lower().startswith("0x") else int(value)
     except ValueError:
-        pass
-    raise Unauthenticated("invalid_message", f"{what} is not a number.")
+        number = None
+    if number is None or not 0 <= number < FIELD_PRIME:
+        raise Unauthenticated("invalid_message", f"{what} is not a felt (a number below the field prime).")
+    return number
 
 
 def parse_signature(signature: Any) -> list[int]:
@@ -112,34 +143,52 @@ class VerifiedTypedData:
 def check_typed_data(
     *, typed: Any, expected_address: str, allowed_domains: set[str], now: datetime | None = None
 ) -> tuple[VerifiedTypedData, StarknetChain]:
-    """The fields of the sign-in message (not the signature). Returns the message hash to verify."""
+    """The fields of the sign-in message (not the signature). Returns the message hash to verify.
+
+    The typed data must declare exactly ``SIGN_IN_TYPE`` (revision 1) and carry exactly its fields: a signature
+    covers only what the declared types hash, so any other shape could smuggle unsigned fields past these checks.
+    """
     if not isinstance(typed, dict) or not isinstance(typed.get("message"), dict):
         raise Unauthenticated("invalid_message", "The message must be SNIP-12 typed data (a JSON object).")
-    domain, message = typed.get("domain") or {}, typed["message"]
-    if not isinstance(domain, dict) or domain.get("name") != settings.SNIP12_DOMAIN_NAME:
+    types, domain, message = typed.get("types"), typed.get("domain"), typed["message"]
+    if (
+        typed.get("primaryType") != "SignIn"
+        or not isinstance(types, dict)
+        or set(types) != {"StarknetDomain", "SignIn"}
+        or types["StarknetDomain"] != DOMAIN_TYPE
+        or types["SignIn"] != SIGN_IN_TYPE
+        or not isinstance(domain, dict)
+        or set(domain) != {"name", "version", "chainId", "revision"}
+        or str(domain.get("revision")) != "1"
+        or set(message) != {field["name"] for field in SIGN_IN_TYPE}
+    ):
+        raise Unauthenticated(
+            "invalid_message",
+            "The message must be SNIP-12 revision 1 typed data with primaryType SignIn and exactly the fields "
+            "domain, address, nonce, issuedAt, expirationTime.",
+        )
+    if domain.get("name") != settings.SNIP12_DOMAIN_NAME:
         expected = settings.SNIP12_DOMAIN_NAME
         raise Unauthenticated("domain_mismatch", f"The typed data's domain name must be {expected!r}.")
     chain_felt = _felt_of_chain_id(domain.get("chainId"))
-    chain = next((c for c in starknet_chains() if c.chain_id == chain_felt), None)
+    chain = next((c for c in sign_in_chains() if c.chain_id == chain_felt), None)
     if chain is None:
         raise Unauthenticated("chain_not_allowed", f"Chain {domain.get('chainId')!r} is not accepted for sign-in.")
-    if message.get("domain") not in allowed_domains:
-        raise Unauthenticated("domain_mismatch", f"The message is for {message.get('domain')!r}, not for this site.")
+    if not isinstance(message["domain"], str) or message["domain"] not in allowed_domains:
+        raise Unauthenticated("domain_mismatch", f"The message is for {message['domain']!r}, not for this site.")
     try:
-        address = normalize_starknet(message.get("address"))
+        address = normalize_starknet(message["address"])
     except InvalidInput:
         raise Unauthenticated("invalid_message", "The message's address is not a Starknet address.") from None
     if address != expected_address:
         raise Unauthenticated("address_mismatch", "The message was signed for another address.")
-    nonce = message.get("nonce")
+    nonce = message["nonce"]
     if not isinstance(nonce, str) or not nonce:
         raise Unauthenticated("invalid_message", "The message has no nonce.")
     now_ts = (now or datetime.now(tz=UTC)).timestamp()
-    if "expirationTime" not in message:
-        raise Unauthenticated("invalid_message", "The message must say when it expires (expirationTime).")
     if now_ts >= _int(message["expirationTime"], "expirationTime"):
         raise Unauthenticated("message_expired", "The sign-in message has expired.")
-    if "issuedAt" in message and _int(message["issuedAt"], "issuedAt") > now_ts + CLOCK_SKEW_SECONDS:
+    if _int(message["issuedAt"], "issuedAt") > now_ts + CLOCK_SKEW_SECONDS:
         raise Unauthenticated("message_not_yet_valid", "The sign-in message is dated in the future.")
     try:
         message_hash = TypedData.from_dict(typed).message_hash(int(address, 16))
@@ -162,9 +211,11 @@ async def _is_valid_signature(url: str, account: int, message_hash: int, signatu
         try:
             result = await client.call_contract(call, block_number="latest")
         except ClientError as exc:
-            if not isinstance(exc.code, int):
-                raise  # an HTTP failure: try the next URL
-            return None if exc.code == CONTRACT_NOT_FOUND else False  # not deployed / the account said no
+            if exc.code == CONTRACT_NOT_FOUND:
+                return None  # not deployed
+            if exc.code in SAYS_NO:
+                return False  # the account reverted or has no such entrypoint: not a valid signature
+            raise  # rate limited, internal error, an HTTP failure: try the next URL
         return bool(result) and result[0] in (VALID, 1)
 
 
@@ -181,33 +232,38 @@ def account_says_valid(*, chain: StarknetChain, account: str, message_hash: int,
 
 
 def undeployed_says_valid(*, account: str, deployment: Any, message_hash: int, signature: list[int]) -> bool:
-    """For an account not deployed yet: its address must follow from the deployment data, and the signature must
-    be the owner key's (the key in the constructor calldata: OpenZeppelin/Braavos ``[key]``, Argent
-    ``[0 (Starknet signer), key, …]``). Signatures: ``[r, s]`` or Argent's ``[1, 0, key, r, s]``."""
+    """For an account not deployed yet: its address must follow from the deployment data, the class must be a
+    known account class (``STARKNET_ACCOUNT_CLASSES``: class hash → where its owner key sits in the constructor
+    calldata), and the signature must be that key's, as the wallet itself would check before deployment.
+    Signatures: ``[r, s]``, or Argent's ``[1, 0, key, r, s]`` (one Starknet signer)."""
     if not isinstance(deployment, dict):
+        return False
+    calldata_in = deployment.get("constructor_calldata")
+    if not isinstance(calldata_in, list) or len(calldata_in) > 16:
         return False
     try:
         class_hash = _int(deployment.get("class_hash"), "class_hash")
         salt = _int(deployment.get("salt"), "salt")
-        calldata = [_int(x, "constructor_calldata") for x in deployment.get("constructor_calldata") or []]
+        calldata = [_int(x, "constructor_calldata") for x in calldata_in]
     except Unauthenticated:
+        return False
+    key_index = known_account_classes().get(class_hash)
+    if key_index is None or key_index >= len(calldata):
         return False
     if compute_address(class_hash=class_hash, constructor_calldata=calldata, salt=salt) != int(account, 16):
         return False
-    keys = {calldata[0]} if calldata else set()
-    if len(calldata) >= 2 and calldata[0] == 0:
-        keys.add(calldata[1])
+    key = calldata[key_index]
     if len(signature) == 2:
         r, s = signature
-        candidates = keys
-    elif len(signature) == 5 and signature[0] == 1 and signature[1] == 0:
-        candidates, r, s = keys & {signature[2]}, signature[3], signature[4]
+    elif len(signature) == 5 and signature[0] == 1 and signature[1] == 0 and signature[2] == key:
+        r, s = signature[3], signature[4]
     else:
         return False
-    for key in candidates:
-        try:
-            if verify_message_signature(message_hash, [r, s], key):
-                return True
-        except Exception:  # noqa: S112 (an out-of-range value is simply not a valid signature)
-            continue
-    return False
+    try:
+        return verify_message_signature(message_hash, [r, s], key)
+    except Exception:  # an out-of-range r/s is simply not a valid signature
+        return False
+
+
+def known_account_classes() -> dict[int, int]:
+    return {int(class_hash, 16): int(index) for class_hash, index in settings.STARKNET_ACCOUNT_CLASSES.items()}

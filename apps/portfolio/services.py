@@ -9,6 +9,7 @@ from older data.
 
 from __future__ import annotations
 
+import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,6 +21,8 @@ from apps.chains.models import TokenDeployment
 from apps.chains.registry import ChainConfig, chains
 from apps.prices.selectors import PriceQuote, prices_current
 from engipay.api.errors import ApplicationError
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -72,6 +75,21 @@ class _Plan:
     deployments: list[TokenDeployment]
 
 
+def _on_network(config: ChainConfig, addresses: list[str]) -> list[str]:
+    """The addresses that belong to this network (a testnet Bitcoin address is not read on mainnet)."""
+    if not addresses:
+        return []
+    client = client_for(config)
+    mine = []
+    for address in addresses:
+        try:
+            client.validate_address(address)
+        except ApplicationError:
+            continue
+        mine.append(address)
+    return mine
+
+
 def _read(plan: _Plan) -> BalanceSnapshot:
     """One chain's balances; runs in a worker thread and touches no database (the plan holds the rows)."""
     queries = [BalanceQuery(owner, d.address) for d in plan.deployments for owner in plan.owners]
@@ -109,13 +127,14 @@ def portfolio_for_user(*, user, include_zero: bool = False) -> Portfolio:
     owners = _owners_by_kind(user)
     plans = []
     for config in chains():
-        if not owners.get(config.kind):
+        mine = _on_network(config, owners.get(config.kind, []))
+        if not mine:
             continue
         deployments = list(
             TokenDeployment.objects.filter(chain=config.key, token__is_active=True).select_related("token")
         )
         if deployments:
-            plans.append(_Plan(chain=config, owners=owners[config.kind], deployments=deployments))
+            plans.append(_Plan(chain=config, owners=mine, deployments=deployments))
     assets: list[AssetBalance] = []
     errors: list[dict[str, Any]] = []
     blocks: dict[str, int] = {}
@@ -127,6 +146,13 @@ def portfolio_for_user(*, user, include_zero: bool = False) -> Portfolio:
                     snapshot = future.result()
                 except ApplicationError as exc:
                     errors.append({"chain": plan.chain.key, "code": exc.code, "message": exc.message})
+                    continue
+                except Exception:
+                    # A node answering nonsense must not take the other chains down with it.
+                    logger.exception("Reading balances on %s failed", plan.chain.key)
+                    errors.append(
+                        {"chain": plan.chain.key, "code": "chain_error", "message": "The node's answer was unusable."}
+                    )
                     continue
                 blocks[plan.chain.key] = snapshot.block.number
                 assets.extend(a for a in _assets_of(plan, snapshot, errors) if include_zero or a.base_units > 0)

@@ -12,6 +12,7 @@ from .env import (
     VAR_DIR,
     env_bool,
     env_int,
+    env_json,
     env_list,
     env_optional,
     env_str,
@@ -137,6 +138,13 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440, 
 SIWE_DOMAINS = env_list("SIWE_DOMAINS", [])
 # The SNIP-12 domain name Starknet sign-in messages must carry.
 SNIP12_DOMAIN_NAME = env_str("SNIP12_DOMAIN_NAME", "EngiPay")
+# Starknet networks (CHAINS keys) sign-in messages may name; empty: the first configured Starknet chain.
+STARKNET_SIGN_IN_NETWORKS = env_list("STARKNET_SIGN_IN_NETWORKS", [])
+# Account classes trusted for a sign-in before the account is deployed: class hash → index of the owner's Stark
+# key in the constructor calldata. Default: OpenZeppelin's account v0.8.1 (the one starknet-devnet predeploys).
+STARKNET_ACCOUNT_CLASSES = env_json(
+    "STARKNET_ACCOUNT_CLASSES", {"0x061dac032f228abef9c6626f995015233097ae253a7f72d68552db02f2971b8f": 0}
+)
 SIGN_IN_NONCE_TTL = timedelta(seconds=env_int("SIGN_IN_NONCE_TTL_SECONDS", 600, minimum=30))
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 60, minimum=1)),

@@ -18,7 +18,8 @@ else:
             "NAME": env_str("SQLITE_PATH", str(VAR_DIR / "db.sqlite3")),
             "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"},
             # A file, not memory, so that a Celery worker started by the tests sees the same test database.
-            "TEST": {"NAME": VAR_DIR / "test-db.sqlite3"},
+            # SQLITE_TEST_PATH lets two test runs on one checkout keep apart.
+            "TEST": {"NAME": env_str("SQLITE_TEST_PATH", str(VAR_DIR / "test-db.sqlite3"))},
         }
     }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False

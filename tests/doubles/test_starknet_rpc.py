@@ -133,7 +133,7 @@ def test_read_methods_are_spec_valid(starknet_node, starknet_account):
     slot = get_storage_var_address("ERC20_balances")
     from starknet_py.hash.utils import pedersen_hash
 
-    key = hex(pedersen_hash(slot, int(acct.address, 16)))
+    key = "0x" + format(pedersen_hash(slot, int(acct.address, 16)), "063x")  # STORAGE_KEY: 63 digits, first 0-7
     value = result(node, "starknet_getStorageAt", [usdc, key, "latest"])
     assert int(value, 16) == 100 * 10**6
     with_block = result(node, "starknet_getStorageAt", [usdc, key, "latest", ["INCLUDE_LAST_UPDATE_BLOCK"]])

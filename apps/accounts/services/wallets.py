@@ -105,7 +105,7 @@ def _verified_address(
 
 
 def _verified_starknet(address: str, message, signature, domains: set[str], deployment: dict | None) -> str:
-    if not starknet_proof.starknet_chains():
+    if not starknet_proof.sign_in_chains():
         raise InvalidInput("wallet_type_not_supported", "No Starknet network is configured for sign-in.")
     if isinstance(message, str):
         try:

@@ -160,3 +160,128 @@ def test_the_node_down_is_a_503_and_the_nonce_stays_usable(settings, starknet_ch
 
 def test_evm_sign_in_still_works_next_to_starknet(starknet_chain, signer):
     assert wallet_sign_in(APIClient(), signer)["token"]
+
+
+def test_a_signature_over_another_typed_message_cannot_be_replayed_as_a_sign_in(starknet_chain, starknet_account):
+    """Only the declared types are hashed: a 'Hello' message signed for the EngiPay domain, with sign-in fields
+    added beside it, would hash the same. The exact SignIn type is required."""
+    client = APIClient()
+    hello = {
+        "types": {
+            "StarknetDomain": snip12_sign_in(address=starknet_account.address, nonce="x")["types"]["StarknetDomain"],
+            "Hello": [{"name": "text", "type": "shortstring"}],
+        },
+        "primaryType": "Hello",
+        "domain": {"name": "EngiPay", "version": "1", "chainId": "SN_SEPOLIA", "revision": "1"},
+        "message": {"text": "hi"},
+    }
+    signature = sign_typed_data(starknet_account.private_key, starknet_account.address, hello)
+    sign_in = snip12_sign_in(address=starknet_account.address, nonce=fresh_nonce(client))["message"]
+    forged = {**hello, "message": {**hello["message"], **sign_in}}
+    body = {
+        "wallet_address": starknet_account.address,
+        "wallet_type": "argent",
+        "message": forged,
+        "signature": signature,
+    }
+    assert_error_shape(client.post(URL, body, format="json"), 401, "invalid_message")
+
+    typed = snip12_sign_in(address=starknet_account.address, nonce=fresh_nonce(client))
+    typed["types"]["SignIn"].append({"name": "extra", "type": "felt"})
+    typed["message"]["extra"] = "0x1"
+    assert_error_shape(_connect(client, starknet_account, typed), 401, "invalid_message")
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"signature": ["0x" + "f" * 64, "0x1"]},
+        {"signature": ["-5", "7"]},
+        {"signature": "not,felts"},
+        {"account_deployment": {"class_hash": "-1", "salt": "0x1", "constructor_calldata": "0x1"}},
+        {"account_deployment": {"class_hash": "0x" + "f" * 64, "salt": "0x1", "constructor_calldata": ["0x1"]}},
+        {"account_deployment": ["not", "an", "object"]},
+    ],
+)
+def test_malformed_felts_are_a_clear_401_never_a_500(starknet_chain, change):
+    keys = keypair()
+    address = hex(
+        compute_address(class_hash=ACCOUNT_CLASS_HASH, constructor_calldata=[keys.public_key], salt=keys.public_key)
+    )
+    client = APIClient()
+    typed = snip12_sign_in(address=address, nonce=fresh_nonce(client))
+    body = {"wallet_address": address, "wallet_type": "argent", "message": typed, "signature": ["0x1", "0x2"], **change}
+    response = client.post(URL, body, format="json")
+    assert response.status_code == 401, response.content
+    assert_error_shape(response)
+
+
+def test_a_list_where_the_domain_should_be_is_refused(starknet_chain, starknet_account):
+    client = APIClient()
+    typed = snip12_sign_in(address=starknet_account.address, nonce=fresh_nonce(client))
+    signature = sign_typed_data(starknet_account.private_key, starknet_account.address, typed)
+    typed["message"]["domain"] = ["testserver"]
+    body = {
+        "wallet_address": starknet_account.address,
+        "wallet_type": "argent",
+        "message": typed,
+        "signature": signature,
+    }
+    assert_error_shape(client.post(URL, body, format="json"), 401, "domain_mismatch")
+
+
+def test_undeployed_accounts_need_the_owner_key_and_a_known_account_class(starknet_chain):
+    owner, thief = keypair(), keypair()
+    address = hex(
+        compute_address(class_hash=ACCOUNT_CLASS_HASH, constructor_calldata=[owner.public_key], salt=owner.public_key)
+    )
+    deployment = {
+        "class_hash": hex(ACCOUNT_CLASS_HASH),
+        "salt": hex(owner.public_key),
+        "constructor_calldata": [hex(owner.public_key)],
+    }
+
+    class Thief:
+        private_key = thief.private_key
+
+    Thief.address = address
+    client = APIClient()
+    typed = snip12_sign_in(address=address, nonce=fresh_nonce(client))
+    assert_error_shape(_connect(client, Thief, typed, account_deployment=deployment), 401, "invalid_signature")
+
+    other_class = 0x1234
+    stranger = hex(
+        compute_address(class_hash=other_class, constructor_calldata=[owner.public_key], salt=owner.public_key)
+    )
+
+    class Unknown:
+        private_key = owner.private_key
+
+    Unknown.address = stranger
+    deployment = {
+        "class_hash": hex(other_class),
+        "salt": hex(owner.public_key),
+        "constructor_calldata": [hex(owner.public_key)],
+    }
+    typed = snip12_sign_in(address=stranger, nonce=fresh_nonce(client))
+    assert_error_shape(_connect(client, Unknown, typed, account_deployment=deployment), 401, "invalid_signature")
+
+
+def test_a_rate_limited_node_is_a_503_not_a_wrong_signature(settings, starknet_chain, starknet_account):
+    from tests.doubles.misbehaving import RATE_LIMITED, MisbehavingRpc
+
+    with MisbehavingRpc(error=RATE_LIMITED) as node:
+        settings.CHAINS = {**settings.CHAINS, "starknet": {**settings.CHAINS["starknet"], "rpc_urls": [node.url]}}
+        client = APIClient()
+        typed = snip12_sign_in(address=starknet_account.address, nonce=fresh_nonce(client))
+        assert_error_shape(_connect(client, starknet_account, typed), 503, "chain_unavailable")
+
+
+def test_only_the_sign_in_network_is_accepted(settings, starknet_chain, starknet_account, starknet_node):
+    settings.CHAINS = {
+        **settings.CHAINS,
+        "starknet-main": {**settings.CHAINS["starknet"], "chain_id": "SN_MAIN"},
+    }
+    client = APIClient()
+    typed = snip12_sign_in(address=starknet_account.address, nonce=fresh_nonce(client), chain_id="SN_MAIN")
+    assert_error_shape(_connect(client, starknet_account, typed), 401, "chain_not_allowed")

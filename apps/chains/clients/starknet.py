@@ -63,8 +63,6 @@ T = TypeVar("T")
 BALANCE_OF = get_selector_from_name("balance_of")
 BALANCE_OF_CAMEL = get_selector_from_name("balanceOf")
 TRANSFER = get_selector_from_name("transfer")
-IS_VALID_SIGNATURE = get_selector_from_name("is_valid_signature")
-VALID = 0x56414C4944  # the short string 'VALID' (SRC-6)
 U128 = 2**128
 FIELD_PRIME = 2**251 + 17 * 2**192 + 1
 _HEX_FELT = re.compile(r"^0x[0-9a-f]{1,64}$")
@@ -79,6 +77,7 @@ INVALID_TRANSACTION_NONCE = 52
 INSUFFICIENT_ACCOUNT_BALANCE = 54
 VALIDATION_FAILURE = 55
 DUPLICATE_TX = 59
+INVALID_PARAMS = -32602
 _REFUSALS = {
     INVALID_TRANSACTION_NONCE: "nonce_mismatch",
     INSUFFICIENT_ACCOUNT_BALANCE: "insufficient_funds",
@@ -103,8 +102,10 @@ def felt(value: int) -> str:
 
 
 def node_answered(exc: ClientError) -> bool:
-    """A JSON-RPC error (the node is up and refused); HTTP failures carry the status as a *string* code."""
-    return isinstance(exc.code, int)
+    """An error of the Starknet spec (a positive code: the node is up and says no to this request). JSON-RPC's own
+    -32xxx errors (rate limits, internal errors) and HTTP failures (the status as a *string* code) are the endpoint
+    failing: worth the next URL."""
+    return isinstance(exc.code, int) and (exc.code > 0 or exc.code == INVALID_PARAMS)
 
 
 def error_code(exc: ClientError) -> int | None:
@@ -185,16 +186,20 @@ class StarknetClient:
                         client._client._is_spec_version_verified = True
                         return await fn(client)
                 except ClientError as exc:
+                    if exc.code == INVALID_PARAMS:
+                        raise InvalidInput(
+                            "invalid_input", f"The Starknet node refused the request: {exc.message}"[:500]
+                        ) from None
                     if node_answered(exc):
                         raise
-                    last = exc  # an HTTP error status: this endpoint is failing
+                    last = exc  # an HTTP error status or a JSON-RPC server error: this endpoint is failing
                     status = error_code(exc) or 0
-                    if not (status == 429 or status >= 500):
+                    if isinstance(exc.code, str) and not (status == 429 or status >= 500):
                         break
                 except (InvalidInput, ChainUnavailable):
                     raise
-                except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
-                    last = exc  # refused, timed out, not JSON
+                except (aiohttp.ClientError, TimeoutError, OSError, ValueError, ValidationError, KeyError) as exc:
+                    last = exc  # refused, timed out, not JSON, or an answer off the spec's shape
                 if attempt + 1 < self.attempts_per_url:
                     await asyncio.sleep(self.backoff_seconds * (2**attempt) * (1 + random.random()))  # noqa: S311
         logger.warning("Chain %s unreachable: %r", self.chain.key, last)
@@ -256,23 +261,6 @@ class StarknetClient:
 
         return self.run(read)
 
-    def is_valid_signature(self, *, account: str, message_hash: int, signature: list[int]) -> bool | None:
-        """SRC-6 ``is_valid_signature`` on the account contract. None: the account is not deployed."""
-
-        async def check(client: FullNodeClient) -> bool | None:
-            call = Call(int(account, 16), IS_VALID_SIGNATURE, [message_hash, len(signature), *signature])
-            try:
-                result = await client.call_contract(call, block_number="latest")
-            except ClientError as exc:
-                if not node_answered(exc):
-                    raise
-                if error_code(exc) == CONTRACT_NOT_FOUND:
-                    return None
-                return False  # the account reverted: invalid signature
-            return bool(result) and result[0] in (VALID, 1)
-
-        return self.run(check)
-
     # --- transfers -----------------------------------------------------------------------------------------
 
     def fee_asset(self) -> AssetRef:
@@ -333,10 +321,12 @@ class StarknetClient:
 
         nonce, _, fee_balance, estimate = self.run(read)
         margin = self.options.get("fee_margin_percent", 50)
-        bounds = estimate.to_resource_bounds(1 + margin / 100, 1 + margin / 100)
+        bounds = _bounds_with_margin(estimate, int(margin))
         fee_max = _max_fee(bounds)
         needed = fee_max + (intent.amount_base if intent.asset.contract == fee_token.contract else 0)
-        _require(fee_balance or 0, needed, fee_token, "for the amount and the network fee")
+        if fee_balance is None:
+            raise InvalidInput("balance_unreadable", f"{fee_token.symbol} did not answer balance_of.")
+        _require(fee_balance, needed, fee_token, "for the amount and the network fee")
         return PreparedTransfer(
             unsigned={
                 "type": "INVOKE",
@@ -374,7 +364,7 @@ class StarknetClient:
             raise InvalidInput(
                 "invalid_signed_transaction", "signed_transaction must be a signed INVOKE v3 transaction object."
             )
-        payload = dict(signed)
+        payload = _canonical_felts(signed)
         stated_chain = payload.pop("chain_id", None)
         if stated_chain is not None:
             try:
@@ -449,6 +439,7 @@ class StarknetClient:
 
         sent = self.run(add)
         if sent != submission.tx_hash:
+            # The node is the judge of its own hashes: the caller records this one, and we want to know why.
             logger.error("Node hash %s differs from the computed %s", sent, submission.tx_hash)
         return sent
 
@@ -508,6 +499,10 @@ class StarknetClient:
                 return Observation(status=TxStatus.PENDING, found=False)
             finality = status.finality_status
             if finality in (TransactionStatus.RECEIVED, TransactionStatus.CANDIDATE, TransactionStatus.PRE_CONFIRMED):
+                if status.execution_status == TransactionExecutionStatus.REVERTED:
+                    # Executed in the pre-confirmed block and reverted: failed already, not final until L1.
+                    reason = status.failure_reason or "reverted"
+                    return Observation(status=TxStatus.FAILED, revert_reason=reason, note=f"finality {finality.value}")
                 return Observation(status=TxStatus.PENDING, note=f"finality {finality.value}")
             receipt = await client.get_transaction_receipt(int(submission.tx_hash, 16))
             latest = await client.get_block_hash_and_number()
@@ -539,6 +534,51 @@ def _single_transfer(calldata: list[int]) -> tuple[str | None, str | None, int |
     if selector != TRANSFER or len(data) != 3 or data[1] >= U128 or data[2] >= U128:
         return None, None, None
     return f"0x{to:064x}", f"0x{data[0]:064x}", data[1] + (data[2] << 128)
+
+
+_FELT_FIELDS = ("sender_address", "nonce", "tip")
+_FELT_LISTS = ("calldata", "signature", "paymaster_data", "account_deployment_data", "proof_facts")
+
+
+def _canonical_felts(signed: dict) -> dict:
+    """The transaction with every felt written as the spec's FELT pattern wants (no leading zeros), so a wallet's
+    padded spelling neither fails parsing nor reaches the node as is. Anything malformed is left for the parser."""
+
+    def canon(value: Any) -> Any:
+        if isinstance(value, str) and value.lower().startswith("0x") and len(value) <= 66:
+            try:
+                return hex(int(value, 16))
+            except ValueError:
+                return value
+        return value
+
+    payload = dict(signed)
+    for name in _FELT_FIELDS:
+        payload[name] = canon(payload.get(name)) if name in payload else None
+        if payload[name] is None:
+            payload.pop(name)
+    for name in _FELT_LISTS:
+        if isinstance(payload.get(name), list):
+            payload[name] = [canon(item) for item in payload[name]]
+    if isinstance(payload.get("resource_bounds"), dict):
+        payload["resource_bounds"] = {
+            key: {k: canon(v) for k, v in bound.items()} if isinstance(bound, dict) else bound
+            for key, bound in payload["resource_bounds"].items()
+        }
+    return payload
+
+
+def _bounds_with_margin(estimate: Any, margin_percent: int) -> ResourceBoundsMapping:
+    """Resource bounds from a fee estimate, amounts and prices raised by ``margin_percent`` (integer arithmetic)."""
+
+    def up(value: int) -> int:
+        return -(-value * (100 + margin_percent) // 100)
+
+    return ResourceBoundsMapping(
+        l1_gas=ResourceBounds(up(estimate.l1_gas_consumed), up(estimate.l1_gas_price)),
+        l1_data_gas=ResourceBounds(up(estimate.l1_data_gas_consumed), up(estimate.l1_data_gas_price)),
+        l2_gas=ResourceBounds(up(estimate.l2_gas_consumed), up(estimate.l2_gas_price)),
+    )
 
 
 def _max_fee(bounds: ResourceBoundsMapping) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from apps.chains.models import Token
@@ -96,3 +97,38 @@ def test_one_chain_down_gives_a_partial_answer_that_names_it(settings, three_cha
     assert {a["chain"] for a in data["assets"]} == {"local", "bitcoin"}
     assert set(data["blocks"]) == {"local", "bitcoin"}
     assert Decimal(str(data["total_value_usd"])) == Decimal("1.5") * 2000 + Decimal("0.25") * 60000
+
+
+@pytest.mark.parametrize(
+    "misbehaviour",
+    [{"error": {"code": -32005, "message": "Too many requests"}}, {"result": {"unexpected": "shape"}}],
+)
+def test_a_node_answering_nonsense_gives_a_partial_answer_too(settings, three_chain_user, misbehaviour):
+    from tests.doubles.misbehaving import MisbehavingRpc
+
+    client, *_ = three_chain_user
+    with MisbehavingRpc(**misbehaviour) as node:
+        settings.CHAINS = {**settings.CHAINS, "starknet": {**settings.CHAINS["starknet"], "rpc_urls": [node.url]}}
+        response = client.get(URL)
+    assert response.status_code == 200, response.content
+    data = response.json()
+    assert [e["chain"] for e in data["errors"]] == ["starknet"]
+    assert {a["chain"] for a in data["assets"]} == {"local", "bitcoin"}
+
+
+def test_a_wallet_of_another_bitcoin_network_does_not_hide_the_others(three_chain_user):
+    from apps.accounts.models import Wallet
+
+    client, evm, *_ = three_chain_user
+    user = Wallet.objects.get(address=evm).user
+    # Linked while the deployment pointed at mainnet, say: it is not read on this regtest chain, and not an error.
+    Wallet.objects.create(
+        user=user,
+        chain_kind="bitcoin",
+        address="bc1qxy2kgdygjrsqtzq2n0yrf2493p83kkfjhx0wlh",
+        wallet_type="xverse",
+        verified_at=timezone.now(),
+    )
+    data = client.get(URL).json()
+    assert data["errors"] == []
+    assert next(a for a in data["assets"] if a["symbol"] == "BTC")["balance"] == "0.25"

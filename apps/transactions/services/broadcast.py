@@ -4,6 +4,7 @@ chain client's (``decode_signed``, ``send``, ``lookup``)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -37,7 +38,9 @@ def transaction_broadcast(
         if existing.user_id != user.pk:  # cannot happen while a wallet has one owner; never show another's row
             raise StateConflict("transaction_recorded_elsewhere", "This transaction is recorded for another account.")
         return existing, False
-    client.send(submission)
+    sent = client.send(submission)
+    if sent != submission.tx_hash:  # the network's own hash is the one to follow
+        submission = replace(submission, tx_hash=sent)
     return _record(user=user, config=config, submission=submission, asset=requested)
 
 

@@ -37,7 +37,7 @@ _NOTICES = {
     Status.DROPPED: (
         "transaction_dropped",
         "Transaction dropped",
-        "Your {asset} transfer was replaced by another transaction with the same nonce.",
+        "Your {asset} transfer was dropped: the network will not execute it (replaced, or refused on re-sending).",
     ),
     Status.PENDING: (
         "transaction_reorged",
@@ -96,8 +96,14 @@ def transaction_refresh_from_chain(*, transaction_id: UUID | str, context: Any =
         # The network lost it (a reorg put it back, a restart emptied the mempool): we hold the signed payload.
         try:
             client.send(submission)
+        except ChainUnavailable:
+            raise
         except ApplicationError as exc:
-            logger.info("Re-sending %s failed: %s", record.tx_hash, exc.message)
+            # The network refuses it now (validation, balance, nonce): it will never be included.
+            logger.info("Re-sending %s was refused: %s", record.tx_hash, exc.message)
+            record.status = Status.DROPPED
+            record.finalized_at = record.finalized_at or timezone.now()
+            note = (note + "; " if note else "") + f"dropped: the network refuses it ({exc.message})"[:200]
         else:
             note = (note + "; " if note else "") + "re-sent to the node"
     record.last_checked_at = timezone.now()

@@ -275,3 +275,26 @@ def test_the_tracker_follows_starknet_heads(settings, owner, starknet_node):
     finally:
         stop.set()
     tracker.join(10)
+
+
+@pytest.mark.django_db
+def test_a_hash_outside_the_field_is_a_400(owner):
+    assert_error_shape(_broadcast(owner, tx_hash="0x" + "f" * 64), 400, "invalid_input")
+    assert_error_shape(owner.client.get("/api/transactions/0xnothex/status"), 404)
+
+
+@pytest.mark.django_db
+def test_a_wallet_that_pads_its_felts_is_understood(owner, starknet_node):
+    """Some wallets write felts with leading zeros, which the spec's FELT pattern refuses: they are normalised."""
+    recipient = starknet_node.deploy_account(keypair().private_key)
+    prepared = _prepare(owner, asset="USDC", to_address=recipient, amount="3").json()
+    signed = _sign(starknet_node, owner.account, prepared)
+    padded = {
+        **signed,
+        "sender_address": _felt(signed["sender_address"]),
+        "calldata": [_felt(x) for x in signed["calldata"]],
+    }
+    response = _broadcast(owner, signed_transaction=padded, asset="USDC", to_address=recipient, amount="3")
+    assert response.status_code == 201, response.content
+    starknet_node.create_block()
+    assert _refresh(response.json()["transaction_id"]).status == "confirmed"
