@@ -7,6 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts import selectors, services
+from apps.accounts.starknet_proof import DOMAIN_TYPE, SIGN_IN_TYPE
 from engipay.api.errors import Unauthenticated
 from engipay.api.throttling import (
     AuthIPThrottle,
@@ -49,6 +50,42 @@ SIWE_EXAMPLE = OpenApiExample(
     },
     request_only=True,
 )
+STARKNET_EXAMPLE = OpenApiExample(
+    "Argent or Braavos with SNIP-12 typed data",
+    value={
+        "wallet_address": "0x04a7c1f0e1b1b3f1d0c2e5a8f9b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9",
+        "wallet_type": "argent",
+        "message": {
+            "types": {"StarknetDomain": DOMAIN_TYPE, "SignIn": SIGN_IN_TYPE},
+            "primaryType": "SignIn",
+            "domain": {"name": "EngiPay", "version": "1", "chainId": "SN_MAIN", "revision": "1"},
+            "message": {
+                "domain": "localhost:3000",
+                "address": "0x04a7c1f0e1b1b3f1d0c2e5a8f9b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9",
+                "nonce": "<from GET /api/auth/nonce>",
+                "issuedAt": 1795687200,
+                "expirationTime": 1795687800,
+            },
+        },
+        "signature": ["0x<r>", "0x<s>"],
+    },
+    request_only=True,
+)
+BITCOIN_EXAMPLE = OpenApiExample(
+    "Xverse with a BIP-322 signed CAIP-122 message",
+    value={
+        "wallet_address": "bc1p5d7rjq7g6rdk2yhzks9smlaqtedr4dekq08ge8ztwac72sfr9rusxg3297",
+        "wallet_type": "xverse",
+        "message": (
+            "localhost:3000 wants you to sign in with your Bitcoin account:\n"
+            "bc1p5d7rjq7g6rdk2yhzks9smlaqtedr4dekq08ge8ztwac72sfr9rusxg3297\n\nSign in to EngiPay\n\n"
+            "URI: http://localhost:3000\nVersion: 1\nChain ID: bip122:000000000019d6689c085ae165831e93\n"
+            "Nonce: <from GET /api/auth/nonce>\nIssued At: 2026-11-26T10:00:00Z\nExpiration Time: 2026-11-26T10:10:00Z"
+        ),
+        "signature": "<base64 BIP-322 simple signature>",
+    },
+    request_only=True,
+)
 
 
 def _auth_response(user, message: str, status: int = 200) -> Response:
@@ -80,7 +117,7 @@ class WalletConnectView(APIView):
     @extend_schema(
         tags=["auth"],
         request=WalletProofInput,
-        examples=[SIWE_EXAMPLE],
+        examples=[SIWE_EXAMPLE, STARKNET_EXAMPLE, BITCOIN_EXAMPLE],
         responses={200: AuthOutput, **ERRORS},
         summary="Sign in with a wallet (proof required)",
     )
@@ -182,7 +219,7 @@ class WalletLinkView(APIView):
     @extend_schema(
         tags=["auth"],
         request=WalletProofInput,
-        examples=[SIWE_EXAMPLE],
+        examples=[SIWE_EXAMPLE, STARKNET_EXAMPLE, BITCOIN_EXAMPLE],
         responses={201: WalletOutput, **ERRORS, 409: ErrorSerializer},
         summary="Link a further wallet to the signed-in user (its own signed message)",
     )

@@ -168,3 +168,18 @@ async def test_refreshing_all_open_transactions_twice_changes_nothing_the_second
     assert await to_thread(lambda: ChainTransactionEvent.objects.count()) == events
     statuses = await to_thread(lambda: sorted(ChainTransaction.objects.values_list("status", flat=True)))
     assert statuses == ["confirmed"] * 3
+
+
+async def test_a_lost_transfer_the_network_refuses_again_is_dropped(chain, party, anvil_w3):
+    """A reorg takes the transfer out and, meanwhile, the sender's funds are gone: the re-send is refused, so the
+    transfer will never execute. It is dropped (final), not left pending for ever."""
+    alice, to = await to_thread(party), Account.create().address
+    snapshot = await to_thread(lambda: anvil_w3.provider.make_request("evm_snapshot", [])["result"])
+    sent = await to_thread(alice.send, to=to, amount="0.2")
+    assert (await to_thread(anvil_w3.provider.make_request, "evm_revert", [snapshot]))["result"] is True
+    await to_thread(anvil_w3.provider.make_request, "anvil_setBalance", [alice.address, "0x0"])
+    record = await to_thread(refresh, sent["transaction_id"])
+    assert record.status == "dropped"
+    assert record.finalized_at is not None
+    notes = await to_thread(lambda: [e.note for e in record.events.all()])
+    assert any("dropped: the network refuses it" in note for note in notes)
