@@ -37,10 +37,25 @@ def _starknet_probe(url: str, timeout: float) -> dict[str, Any]:
     return {"chain_id": int(results[1], 16), "block_number": int(results[2]), "spec_version": results[3]}
 
 
+# The genesis block hash of each Bitcoin network (``chain_id`` of a bitcoin chain): how an Esplora says which
+# network it serves. ``testnet`` is testnet3.
+BITCOIN_GENESIS_HASHES = {
+    "000000000019d6689c085ae165831e934ff763ae46a2a6c172b3f1b60a8ce26f": "mainnet",
+    "000000000933ea01ad0ee984209779baaec3ced90fa3f408719526f8d77f4943": "testnet",
+    "00000008819873e925422c1ff0f99f7cc9bbb232af63a077a480a3633bee1ef6": "signet",
+    "0f9188f13cb7b2c71f2a335e3a4fc328bf5beb436012afca590b1a11466e2206": "regtest",
+}
+
+
 def _esplora_probe(url: str, timeout: float) -> dict[str, Any]:
-    response = httpx.get(f"{url.rstrip('/')}/blocks/tip/height", timeout=timeout)
-    response.raise_for_status()
-    return {"block_number": int(response.text)}
+    base = url.rstrip("/")
+    with httpx.Client(timeout=timeout) as http:
+        tip = http.get(f"{base}/blocks/tip/height")
+        tip.raise_for_status()
+        genesis = http.get(f"{base}/block-height/0")
+        genesis.raise_for_status()
+    network = BITCOIN_GENESIS_HASHES.get(genesis.text.strip().lower(), "unknown")
+    return {"block_number": int(tip.text), "network": network}
 
 
 def _expected_chain_id(chain: ChainConfig) -> int | None:
@@ -49,7 +64,7 @@ def _expected_chain_id(chain: ChainConfig) -> int | None:
     if chain.kind == "starknet":
         value = str(chain.chain_id)
         return int(value, 16) if value.startswith("0x") else int.from_bytes(value.encode("ascii"), "big")
-    return None  # Esplora does not say which network it serves
+    return None  # Bitcoin: the network of its genesis block, checked in chain_health
 
 
 PROBES = {"evm": _evm_probe, "starknet": _starknet_probe, "bitcoin": _esplora_probe}
@@ -81,6 +96,8 @@ def chain_health(chain: ChainConfig) -> dict[str, Any]:
         result = {**base, "ok": ok, "latency_ms": latency_ms, **probe}
         if expected is not None and probe["chain_id"] != expected:
             result["error"] = f"RPC serves chain id {probe['chain_id']}, expected {chain.chain_id}"
+        if chain.kind == "bitcoin" and probe.get("network") != chain.chain_id:
+            result.update(ok=False, error=f"Esplora serves {probe.get('network')}, expected {chain.chain_id}")
         if chain.kind == "starknet":
             result["chain_id"] = hex(probe["chain_id"])  # a short string as a felt: 0x534e5f4d41494e is SN_MAIN
         return result

@@ -37,6 +37,14 @@ NETWORK_PARAMS = {
     "signet": NETWORKS["signet"],
     "regtest": NETWORKS["regtest"],
 }
+# The real genesis block hash of each network: block 0 of the double carries it (later blocks are synthetic), so
+# ``/block-height/0`` says which network the double stands in for, as a real Esplora does.
+GENESIS_HASHES = {
+    "mainnet": "000000000019d6689c085ae165831e934ff763ae46a2a6c172b3f1b60a8ce26f",
+    "testnet": "000000000933ea01ad0ee984209779baaec3ced90fa3f408719526f8d77f4943",
+    "signet": "00000008819873e925422c1ff0f99f7cc9bbb232af63a077a480a3633bee1ef6",
+    "regtest": "0f9188f13cb7b2c71f2a335e3a4fc328bf5beb436012afca590b1a11466e2206",
+}
 DEFAULT_FEE_ESTIMATES = {
     1: Decimal("25.312"),
     2: Decimal("20.5"),
@@ -231,7 +239,8 @@ class EsploraState:
         moment = max(int(time.time()), prev.time + 1 if prev else 0)
         height = prev.height + 1 if prev else 0
         header = f"{height}:{prev.hash if prev else ''}:{moment}:{','.join(txids)}:{secrets.token_hex(8)}"
-        block = Block(height, hashlib.sha256(header.encode()).hexdigest(), moment, prev.hash if prev else None, txids)
+        block_hash = GENESIS_HASHES[self.network_name] if prev is None else hashlib.sha256(header.encode()).hexdigest()
+        block = Block(height, block_hash, moment, prev.hash if prev else None, txids)
         self.blocks.append(block)
         for txid in txids:
             self.txs[txid].block = block

@@ -10,6 +10,7 @@ import json
 import logging
 import random
 import re
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -46,11 +47,10 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 BTC = AssetRef("BTC", None, 8)
+# The accepted ``chain_id`` values, exactly: the sign-in code (BIP-122 chain ids) knows these four and no alias.
 NETWORK_PARAMS = {
     "mainnet": NETWORKS["main"],
-    "main": NETWORKS["main"],
     "testnet": NETWORKS["test"],
-    "test": NETWORKS["test"],
     "signet": NETWORKS["signet"],
     "regtest": NETWORKS["regtest"],
 }
@@ -66,6 +66,8 @@ INPUT_WEIGHT = {
 MIN_FEE_RATE = Decimal(1)
 RBF_SEQUENCE = 0xFFFFFFFD  # BIP-125 opt-in: every unconfirmed payment is replaceable anyway
 MAX_BALANCE_WORKERS = 8
+MAX_SIGNED_INPUTS = 200  # a signed transaction with more inputs is refused before any previous one is fetched
+MAX_PREVOUT_WORKERS = 8
 _TXID = re.compile(r"^[0-9a-f]{64}$")
 _ALREADY_KNOWN = ("already in block chain", "txn-already-known", "txn-already-in-mempool", "already in utxo set")
 
@@ -104,9 +106,14 @@ class BitcoinClient:
     def __init__(self, chain: ChainConfig, *, timeout: float | None = None) -> None:
         if not chain.rpc_urls:
             raise ChainUnavailable(message=f"No Esplora URL configured for {chain.key}.")
-        network = str(chain.chain_id or "mainnet").lower()
-        if network not in NETWORK_PARAMS:
-            raise InvalidInput("network_not_supported", f"Unknown Bitcoin network {chain.chain_id!r}.")
+        network = chain.chain_id
+        if not isinstance(network, str) or network not in NETWORK_PARAMS:
+            raise InvalidInput(
+                "network_not_supported",
+                f"Unknown Bitcoin network {chain.chain_id!r} for {chain.key}: "
+                f"chain_id must be one of {', '.join(NETWORK_PARAMS)}.",
+                {"chain": chain.key},
+            )
         self.chain = chain
         self.network_name = network
         self.network = NETWORK_PARAMS[network]
@@ -114,20 +121,33 @@ class BitcoinClient:
         self.finality_depth = int(options.get("finality_depth", 6))
         self.fee_target_blocks = int(options.get("fee_target_blocks", 3))
         self._bases = [url.rstrip("/") for url in chain.rpc_urls]
-        self._http = httpx.Client(timeout=timeout or settings.CHAIN_RPC_TIMEOUT_SECONDS)
+        self._timeout = timeout or settings.CHAIN_RPC_TIMEOUT_SECONDS
+        # Built on first network use: validating an address needs no connection pool.
+        self._http: httpx.Client | None = None
+        self._http_lock = threading.Lock()
+
+    def _client(self) -> httpx.Client:
+        with self._http_lock:  # balances and decode_signed call from worker threads
+            if self._http is None:
+                self._http = httpx.Client(timeout=self._timeout)
+            return self._http
 
     def close(self) -> None:
-        self._http.close()
+        with self._http_lock:
+            if self._http is not None:
+                self._http.close()
+                self._http = None
 
     # --- transport -----------------------------------------------------------------------------------------
 
     def call(self, method: str, path: str, handle: Callable[[httpx.Response], T], content: str | None = None) -> T:
         """``handle`` the first answer (any status below 500 but 429) of the first base URL that gives one."""
         last: Exception | None = None
+        http = self._client()
         for base in self._bases:
             for attempt in range(self.attempts_per_url):
                 try:
-                    response = self._http.request(
+                    response = http.request(
                         method,
                         base + path,
                         content=content,
@@ -408,19 +428,71 @@ class BitcoinClient:
             raise invalid
         return tx
 
-    def _recipient(self, sender: str, outputs: list[tuple[str | None, int]]) -> tuple[str | None, int | None]:
-        """The first output address that is not the sender's, and everything paid to it."""
-        others = [address for address, _ in outputs if address and address != sender]
-        recipient = others[0] if others else (sender if any(a == sender for a, _ in outputs) else None)
-        if recipient is None:
-            return None, None
-        return recipient, sum(value for address, value in outputs if address == recipient)
+    def _transfer(
+        self, inputs: list[tuple[str, str | None]], outputs: list[tuple[Script, int]], *, no_address: str
+    ) -> tuple[str, str | None, int | None]:
+        """(sender, recipient, amount) of a plain payment, else InvalidInput.
 
-    def decode_signed(self, signed: Any) -> Submission:
-        tx = self._parse_raw(signed)
+        ``inputs``: (scriptPubKey hex, address) of each spent output; all of them must be one address, the sender's.
+        ``outputs``: every output pays either one recipient address (possibly in several outputs, summed), or the
+        sender (change), or is a zero-value OP_RETURN. All to the sender: a self-transfer (recipient = sender).
+        ``no_address``: the error code when an input spends no address (coinbase, non-standard script).
+        """
+        spent = set(inputs)
+        if any(not address for _, address in spent):
+            raise InvalidInput(no_address, "An input of the transaction does not spend an address.")
+        if len(spent) > 1:
+            raise InvalidInput(
+                "mixed_inputs",
+                "The transaction spends the outputs of several addresses; only one sender is supported.",
+                {"senders": sorted({address for _, address in spent})},
+            )
+        sender_script, sender_hint = next(iter(spent))
+        sender = self.address_of(Script(bytes.fromhex(sender_script))) or str(sender_hint)
+        recipient: str | None = None
+        paid = change = 0
+        for script, value in outputs:
+            if script.data.hex() == sender_script:
+                change += value
+                continue
+            if script.data[:1] == b"\x6a" and value == 0:
+                continue  # OP_RETURN data, no value: allowed
+            address = self.address_of(script)
+            if address is not None and recipient in (None, address):
+                recipient = address
+                paid += value
+                continue
+            shown = address or f"script {script.data.hex()[:80]}"
+            raise InvalidInput(
+                "unexpected_output",
+                f"The transaction also pays {from_base_units(value, 8)} BTC to {shown}: only one recipient, "
+                "change back to the sender and zero-value OP_RETURN outputs are accepted.",
+                {"address": address, "value": str(value), **({} if address else {"script": script.data.hex()})},
+            )
+        if recipient is not None:
+            return sender, recipient, paid
+        if any(script.data.hex() == sender_script for script, _ in outputs):
+            return sender, sender, change  # a self-transfer
+        return sender, None, None
+
+    def _prevouts(self, tx: Transaction) -> list[dict]:
+        """The outputs the inputs spend, each previous transaction fetched once, a few at a time."""
+        if len(tx.vin) > MAX_SIGNED_INPUTS:
+            raise InvalidInput(
+                "too_many_inputs",
+                f"The transaction has {len(tx.vin)} inputs; at most {MAX_SIGNED_INPUTS} are accepted.",
+                {"inputs": len(tx.vin), "maximum": MAX_SIGNED_INPUTS},
+            )
+        txids = list(dict.fromkeys(inp.txid.hex() for inp in tx.vin))
+
+        def fetch(txid: str) -> dict | None:
+            return self.get_json(f"/tx/{txid}", missing_ok=True)
+
+        with ThreadPoolExecutor(max_workers=min(MAX_PREVOUT_WORKERS, len(txids))) as pool:
+            bodies = dict(zip(txids, pool.map(fetch, txids), strict=True))
         prevouts = []
         for inp in tx.vin:
-            body = self.get_json(f"/tx/{inp.txid.hex()}", missing_ok=True)
+            body = bodies[inp.txid.hex()]
             if body is None or not 0 <= inp.vout < len(body.get("vout", [])):
                 raise InvalidInput(
                     "invalid_signed_transaction",
@@ -428,11 +500,17 @@ class BitcoinClient:
                     {"input": f"{inp.txid.hex()}:{inp.vout}"},
                 )
             prevouts.append(body["vout"][inp.vout])
-        sender = prevouts[0].get("scriptpubkey_address")
-        if not sender:
-            raise InvalidInput("invalid_signed_transaction", "The first input does not spend an address.")
-        outputs = [(self.address_of(out.script_pubkey), out.value) for out in tx.vout]
-        recipient, amount = self._recipient(sender, outputs)
+        return prevouts
+
+    def decode_signed(self, signed: Any) -> Submission:
+        """A signed plain payment from one address: see ``_transfer`` for what is refused."""
+        tx = self._parse_raw(signed)
+        prevouts = self._prevouts(tx)
+        sender, recipient, amount = self._transfer(
+            [(str(p.get("scriptpubkey", "")).lower(), p.get("scriptpubkey_address")) for p in prevouts],
+            [(out.script_pubkey, out.value) for out in tx.vout],
+            no_address="invalid_signed_transaction",
+        )
         fee = sum(int(p["value"]) for p in prevouts) - sum(out.value for out in tx.vout)
         if fee < 0:
             raise InvalidInput("invalid_signed_transaction", "The transaction spends more than its inputs hold.")
@@ -466,9 +544,12 @@ class BitcoinClient:
         body = self.get_json(f"/tx/{txid}", missing_ok=True)
         if body is None:
             return None
-        sender = (body["vin"][0].get("prevout") or {}).get("scriptpubkey_address") or ""
-        outputs = [(out.get("scriptpubkey_address"), int(out["value"])) for out in body["vout"]]
-        recipient, amount = self._recipient(sender, outputs)
+        spent = [vin.get("prevout") or {} for vin in body["vin"]]
+        sender, recipient, amount = self._transfer(
+            [(str(p.get("scriptpubkey", "")).lower(), p.get("scriptpubkey_address")) for p in spent],
+            [(Script(bytes.fromhex(out["scriptpubkey"])), int(out["value"])) for out in body["vout"]],
+            no_address="unsupported_transaction",
+        )
         raw = self.get_text(f"/tx/{txid}/hex", missing_ok=True) or ""
         return Submission(
             tx_hash=txid,

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import socket
+from dataclasses import replace
 from decimal import Decimal
 
+import httpx
 import pytest
 from embit.psbt import PSBT
+from embit.script import Script
 from embit.transaction import Transaction, TransactionInput, TransactionOutput
 
 from apps.chains.clients import BitcoinClient, client_for
 from apps.chains.clients.base import AssetRef, BalanceQuery, Submission, TransferIntent, TxStatus
+from apps.chains.health import chain_health
 from apps.chains.models import NATIVE_ADDRESS
 from apps.chains.registry import ChainConfig, chain
 from engipay.api.errors import ChainUnavailable, InvalidInput
@@ -23,7 +27,7 @@ from tests.doubles.bitcoin_signing import (
     sign_transaction,
     uncompressed_p2pkh_address,
 )
-from tests.doubles.esplora import EsploraDouble
+from tests.doubles.esplora import NETWORK_PARAMS, EsploraDouble, script_for_address
 
 BTC = AssetRef("BTC", None, 8)
 MAINNET_P2WPKH = "bc1q9vza2e8x573nczrlzms0wvx3gsqjx7vavgkx0l"
@@ -374,3 +378,177 @@ def test_the_registry_builds_the_client_from_chains(bitcoin_chain, esplora):
 def test_uncompressed_p2pkh_addresses_are_valid(client):
     address = uncompressed_p2pkh_address(new_key())
     assert client.validate_address(address) == address
+
+
+# --- what a signed transaction may do: one sender, one recipient, change, OP_RETURN --------------------------
+
+
+def _spend(esplora, keys_and_kinds, outputs) -> str:
+    """Sign a transaction spending every UTXO of each (key, kind) to ``outputs`` [(address or Script, sats)]."""
+    network = NETWORK_PARAMS[esplora.network]
+    vin, prevouts, keys = [], [], []
+    for key, kind in keys_and_kinds:
+        own = script_for(key, kind)
+        for utxo in esplora.utxos(own.address(network)):
+            vin.append(TransactionInput(bytes.fromhex(utxo["txid"]), utxo["vout"], sequence=0xFFFFFFFD))
+            prevouts.append(TransactionOutput(utxo["value"], own))
+        keys.append(key)
+    vout = [
+        TransactionOutput(sats, target if isinstance(target, Script) else script_for_address(target, network))
+        for target, sats in outputs
+    ]
+    return sign_transaction(Transaction(version=2, vin=vin, vout=vout, locktime=0), prevouts, keys)
+
+
+def test_an_extra_output_to_a_third_party_is_refused(client, esplora):
+    key, sender = _funded(esplora, "p2wpkh", 200_000)
+    recipient, stranger = address_for(new_key(), "p2wpkh"), address_for(new_key(), "p2tr")
+    raw = _spend(esplora, [(key, "p2wpkh")], [(recipient, 50_000), (stranger, 100_000), (sender, 49_000)])
+    with pytest.raises(InvalidInput) as caught:
+        client.decode_signed(raw)
+    assert caught.value.code == "unexpected_output"
+    assert caught.value.details == {"address": stranger, "value": "100000"}
+    assert stranger in caught.value.message
+
+    # The wallet broadcast it itself: lookup refuses it the same way.
+    txid = client.send(Submission(tx_hash="", sender="", recipient=None, contract=None, amount_base=None, raw=raw))
+    with pytest.raises(InvalidInput) as caught:
+        client.lookup(txid)
+    assert caught.value.code == "unexpected_output"
+    assert caught.value.details == {"address": stranger, "value": "100000"}
+
+
+def test_an_output_with_value_to_a_non_address_script_is_refused(client, esplora):
+    key, sender = _funded(esplora, "p2wpkh", 200_000)
+    recipient = address_for(new_key(), "p2wpkh")
+    burn = Script(b"\x6a\x04memo")
+    raw = _spend(esplora, [(key, "p2wpkh")], [(recipient, 50_000), (burn, 1_000), (sender, 148_000)])
+    with pytest.raises(InvalidInput) as caught:
+        client.decode_signed(raw)
+    assert caught.value.code == "unexpected_output"
+    assert caught.value.details["value"] == "1000"
+
+
+def test_inputs_of_several_addresses_are_refused(client, esplora):
+    key, sender = _funded(esplora, "p2wpkh", 100_000)
+    other_key, other = _funded(esplora, "p2tr", 100_000)
+    recipient = address_for(new_key(), "p2wpkh")
+    raw = _spend(esplora, [(key, "p2wpkh"), (other_key, "p2tr")], [(recipient, 150_000), (sender, 49_000)])
+    with pytest.raises(InvalidInput) as caught:
+        client.decode_signed(raw)
+    assert caught.value.code == "mixed_inputs"
+    assert caught.value.details["senders"] == sorted([sender, other])
+
+
+def test_several_outputs_to_the_recipient_and_change_to_the_sender_are_accepted(client, esplora):
+    key, sender = _funded(esplora, "p2tr", 200_000)
+    recipient = address_for(new_key(), "p2pkh")
+    outputs = [(sender, 60_000), (recipient, 50_000), (recipient, 30_000), (sender, 59_000)]
+    raw = _spend(esplora, [(key, "p2tr")], outputs)
+    submission = client.decode_signed(raw)
+    assert (submission.sender, submission.recipient, submission.amount_base) == (sender, recipient, 80_000)
+    assert submission.fee_max_base == 1_000
+    assert client.send(submission) == submission.tx_hash
+    looked_up = client.lookup(submission.tx_hash)
+    assert (looked_up.sender, looked_up.recipient, looked_up.amount_base) == (sender, recipient, 80_000)
+
+
+def test_a_zero_value_op_return_is_accepted(client, esplora):
+    key, sender = _funded(esplora, "p2wpkh", 100_000)
+    recipient = address_for(new_key(), "p2wpkh")
+    memo = Script(b"\x6a\x0bengipay:42!")
+    raw = _spend(esplora, [(key, "p2wpkh")], [(memo, 0), (recipient, 40_000), (sender, 59_000)])
+    submission = client.decode_signed(raw)
+    assert (submission.sender, submission.recipient, submission.amount_base) == (sender, recipient, 40_000)
+    assert client.send(submission) == submission.tx_hash
+
+
+def test_a_self_transfer_pays_the_sender(client, esplora):
+    key, sender = _funded(esplora, "p2wpkh", 100_000)
+    raw = _spend(esplora, [(key, "p2wpkh")], [(sender, 60_000), (sender, 39_000)])
+    submission = client.decode_signed(raw)
+    assert (submission.sender, submission.recipient, submission.amount_base) == (sender, sender, 99_000)
+
+
+def test_previous_transactions_are_fetched_once_each(client, esplora, monkeypatch):
+    key, sender = _funded(esplora, "p2wpkh", 100_000)
+    split = client.decode_signed(_spend(esplora, [(key, "p2wpkh")], [(sender, 50_000), (sender, 49_000)]))
+    client.send(split)
+    raw = _spend(esplora, [(key, "p2wpkh")], [(address_for(new_key(), "p2wpkh"), 98_000)])
+    assert len(Transaction.from_string(raw).vin) == 2  # both outputs of ``split``
+    fetched = []
+    original = client.get_json
+
+    def spy(path, **kwargs):
+        fetched.append(path)
+        return original(path, **kwargs)
+
+    monkeypatch.setattr(client, "get_json", spy)
+    assert client.decode_signed(raw).amount_base == 98_000
+    assert fetched == [f"/tx/{split.tx_hash}"]
+
+
+def test_too_many_inputs_are_refused_before_any_fetch(client, monkeypatch):
+    vin = [TransactionInput(bytes([i % 256, i // 256]) + b"\x01" * 30, 0) for i in range(201)]
+    tx = Transaction(version=2, vin=vin, vout=[TransactionOutput(1_000, Script(b"\x6a"))], locktime=0)
+    monkeypatch.setattr(client, "get_json", lambda *a, **k: pytest.fail("fetched"))
+    with pytest.raises(InvalidInput) as caught:
+        client.decode_signed(tx.serialize().hex())
+    assert caught.value.code == "too_many_inputs"
+
+
+# --- configuration and connections ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("network", ["main", "test", "Mainnet", "testnet4", "", None])
+def test_only_the_four_network_names_are_accepted(settings, network):
+    config = ChainConfig(
+        key="bitcoin", kind="bitcoin", name="Bitcoin", chain_id=network, rpc_urls=("http://x",), confirmations=1
+    )
+    with pytest.raises(InvalidInput) as caught:
+        BitcoinClient(config)
+    assert caught.value.code == "network_not_supported"
+
+
+def test_the_http_client_is_made_on_first_network_use(settings, esplora):
+    btc = BitcoinClient(_config([esplora.url]))
+    assert btc.validate_address(address_for(new_key(), "p2wpkh"))
+    assert btc._http is None
+    assert btc.head().number == esplora.tip()
+    assert btc._http is not None
+    btc.close()
+    assert btc._http is None
+    assert btc.head().number == esplora.tip()  # a closed client opens a new pool when used again
+    btc.close()
+
+
+# --- health: which network the Esplora serves ---------------------------------------------------------------
+
+
+def test_the_double_serves_the_real_genesis_block_of_its_network(settings):
+    with EsploraDouble("signet") as signet:
+        genesis = httpx.get(f"{signet.url}/block-height/0").text
+        assert genesis == "00000008819873e925422c1ff0f99f7cc9bbb232af63a077a480a3633bee1ef6"
+        signet.mine(1)
+        assert httpx.get(f"{signet.url}/block/{genesis}/status").json() == {
+            "in_best_chain": True,
+            "height": 0,
+            "next_best": signet.state.blocks[1].hash,
+        }
+        assert httpx.get(f"{signet.url}/block/{genesis}").json()["height"] == 0
+        assert signet.state.blocks[1].prev == genesis
+
+
+def test_health_reports_the_network_and_a_mismatch_is_not_ok(settings, esplora):
+    regtest = chain_health(_config([esplora.url]))
+    assert (regtest["ok"], regtest["network"], regtest["block_number"]) == (True, "regtest", esplora.tip())
+    assert "error" not in regtest
+    mainnet_config = ChainConfig(
+        key="bitcoin", kind="bitcoin", name="Bitcoin", chain_id="mainnet", rpc_urls=(esplora.url,), confirmations=1
+    )
+    mismatch = chain_health(mainnet_config)
+    assert (mismatch["ok"], mismatch["network"]) == (False, "regtest")
+    assert mismatch["error"] == "Esplora serves regtest, expected mainnet"
+    with EsploraDouble("mainnet") as mainnet:
+        healthy = chain_health(replace(mainnet_config, rpc_urls=(mainnet.url,)))
+        assert (healthy["ok"], healthy["network"]) == (True, "mainnet")

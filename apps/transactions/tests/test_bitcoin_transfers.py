@@ -139,3 +139,29 @@ def test_what_cannot_be_paid_or_was_not_asked_for_is_refused(holder, esplora):
         _post(holder, "broadcast", signed_transaction="00zz", asset="BTC", to_address=to, amount="0.0002"), 400
     )
     assert not ChainTransaction.objects.exists()
+
+
+def test_a_signed_transaction_paying_a_stranger_too_is_refused(holder, esplora):
+    from embit.transaction import Transaction, TransactionInput, TransactionOutput
+
+    from tests.doubles.bitcoin_signing import script_for, sign_transaction
+    from tests.doubles.esplora import NETWORK_PARAMS, script_for_address
+
+    to, stranger = address_for(new_key(), "p2wpkh"), address_for(new_key(), "p2tr")
+    network = NETWORK_PARAMS[esplora.network]
+    own = script_for(holder.key, "p2wpkh")
+    utxos = esplora.utxos(holder.address)
+    total = sum(u["value"] for u in utxos)
+    vin = [TransactionInput(bytes.fromhex(u["txid"]), u["vout"], sequence=0xFFFFFFFD) for u in utxos]
+    vout = [
+        TransactionOutput(50_000, script_for_address(to, network)),
+        TransactionOutput(60_000, script_for_address(stranger, network)),
+        TransactionOutput(total - 110_000 - 1_000, own),
+    ]
+    tx = Transaction(version=2, vin=vin, vout=vout, locktime=0)
+    raw = sign_transaction(tx, [TransactionOutput(u["value"], own) for u in utxos], [holder.key])
+    body = {"signed_transaction": raw, "asset": "BTC", "to_address": to, "amount": "0.0005"}
+    error = assert_error_shape(_post(holder, "broadcast", **body), 400, "unexpected_output")
+    assert error["details"] == {"address": stranger, "value": "60000"}
+    assert not ChainTransaction.objects.exists()
+    assert tx.txid().hex() not in esplora.state.mempool  # never sent
