@@ -142,10 +142,16 @@ class FeeEstimateOutput(serializers.Serializer):
     )
     max_fee_usd = serializers.DecimalField(max_digits=30, decimal_places=2, coerce_to_string=False, allow_null=True)
     price_source = serializers.CharField(allow_null=True, help_text="Where price_usd came from; null: no price.")
-    details = serializers.DictField(
-        required=False,
-        help_text="Starknet: gas used and price per resource (FRI). Bitcoin: fee_rate_sat_vb, vsize, target_blocks.",
-    )
+    unit = serializers.CharField(required=False, help_text="Starknet only: FRI (the fee is paid in STRK).")
+    l1_gas_consumed = serializers.CharField(required=False, help_text="Starknet only.")
+    l1_gas_price = serializers.CharField(required=False, help_text="Starknet only; FRI per unit.")
+    l2_gas_consumed = serializers.CharField(required=False, help_text="Starknet only.")
+    l2_gas_price = serializers.CharField(required=False, help_text="Starknet only; FRI per unit.")
+    l1_data_gas_consumed = serializers.CharField(required=False, help_text="Starknet only.")
+    l1_data_gas_price = serializers.CharField(required=False, help_text="Starknet only; FRI per unit.")
+    fee_rate_sat_vb = serializers.CharField(required=False, help_text="Bitcoin only: sat/vB.")
+    vsize = serializers.IntegerField(required=False, help_text="Bitcoin only: virtual size, vbytes.")
+    target_blocks = serializers.IntegerField(required=False, help_text="Bitcoin only: the fee-rate target.")
 
 
 class PrepareOutput(serializers.Serializer):

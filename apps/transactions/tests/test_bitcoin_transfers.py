@@ -3,6 +3,7 @@ the local Esplora double."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
@@ -53,6 +54,8 @@ def test_a_psbt_signed_by_the_wallet_is_broadcast_and_confirmed(holder, esplora)
     assert prepared.status_code == 200, prepared.content
     body = prepared.json()
     assert body["fee_estimate"]["asset"] == "BTC"
+    assert body["fee_estimate"]["vsize"] > 0
+    assert Decimal(body["fee_estimate"]["fee_rate_sat_vb"]) >= 1
     assert body["transaction"]["psbt"]
     assert {"address": to, "value": "50000"} in [
         {"address": o["address"], "value": str(o["value"])} for o in body["transaction"]["outputs"]

@@ -97,6 +97,8 @@ def test_an_invoke_transfer_goes_pending_then_confirmed_then_finalized(owner, st
     assert int(body["transaction"]["sender_address"], 16) == int(owner.account.address, 16)
     fee = body["fee_estimate"]
     assert fee["asset"] == "STRK"
+    assert fee["unit"] == "FRI"
+    assert int(fee["l2_gas_consumed"]) > 0
     assert 0 < Decimal(fee["expected_fee"]) <= Decimal(fee["max_fee"])
     assert body["status"] == "awaiting_signature"
     assert not ChainTransaction.objects.exists()
