@@ -4,8 +4,8 @@
    40 tokens take at most 2x the time of 1 token).
 2. Three chains (issue 4): one wallet on anvil, one Starknet account, one Bitcoin address; the endpoint with all
    three configured vs with each chain alone. Target: all three <= 1.3x the slowest single chain (chains are read
-   concurrently). Measured with no added latency and with 50 ms added to every request by a delaying proxy, as a
-   remote RPC provider would.
+   concurrently). Measured with no added latency and with 50 ms added to every request by a delaying proxy (a process
+   of its own), as a remote RPC provider would.
 
 Run on demand: `.venv/bin/python bench/portfolio.py`. Starts its own anvil, Starknet JSON-RPC double and Esplora
 double (subprocesses, on free ports) and a throwaway SQLite database.
@@ -134,7 +134,7 @@ def main() -> None:
 class DelayProxy:
     """Forwards every request (GET or POST) to ``upstream`` after ``delay`` seconds: a remote provider's latency."""
 
-    def __init__(self, upstream: str, delay: float) -> None:
+    def __init__(self, upstream: str, delay: float, port: int = 0) -> None:
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
         from threading import Thread
 
@@ -167,7 +167,7 @@ class DelayProxy:
             def do_POST(self) -> None:
                 self._forward("POST")
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         Thread(target=self.server.serve_forever, daemon=True).start()
@@ -175,6 +175,21 @@ class DelayProxy:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def start_delay_proxy(upstream: str, delay: float) -> tuple[subprocess.Popen, str]:
+    import socket
+
+    port = free_port()
+    proc = subprocess.Popen(  # noqa: S603
+        [sys.executable, __file__, "--delay-proxy", upstream, str(delay), str(port)], cwd=ROOT
+    )
+    for _ in range(400):
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return proc, f"http://127.0.0.1:{port}"
+        time.sleep(0.05)
+    raise RuntimeError("delay proxy did not start")
 
 
 def start_double(module: str, *args: str) -> tuple[subprocess.Popen, str]:
@@ -208,7 +223,7 @@ def three_chains() -> None:
         "tests.doubles.starknet_rpc", "--block-seconds", "3600", "--accounts", "0", "--no-strict"
     )
     esplora, esplora_url = start_double("tests.doubles.esplora", "--network", "regtest", "--block-seconds", "0")
-    proxies: list[DelayProxy] = []
+    proxies: list[tuple[subprocess.Popen, str]] = []
     try:
         w3 = Web3(HTTPProvider(anvil_url))
         devchain.install_multicall3(w3)
@@ -281,8 +296,9 @@ def three_chains() -> None:
         for delay in (0.0, 0.05):
             urls = direct
             if delay:
-                proxies[:] = [DelayProxy(url, delay) for url in direct.values()]
-                urls = dict(zip(direct, (p.url for p in proxies), strict=True))
+                # In processes of their own: the latency is the network's, not a thread competing with the app.
+                proxies[:] = [start_delay_proxy(url, delay) for url in direct.values()]
+                urls = dict(zip(direct, (url for _, url in proxies), strict=True))
             figures = {}
             for keys_ in (("local",), ("starknet",), ("bitcoin",), ("local", "starknet", "bitcoin")):
                 configure(urls, keys_)
@@ -296,8 +312,8 @@ def three_chains() -> None:
                 f"{int(delay * 1000):>10} ms | {singles[0]:>7.1f} | {singles[1]:>11.1f} | {singles[2]:>10.1f} | "
                 f"{figures[('local', 'starknet', 'bitcoin')]:>12.1f} | {ratio:.2f}x"
             )
-            for proxy in proxies:
-                proxy.close()
+            for proc, _ in proxies:
+                proc.terminate()
         print("target: all three <= 1.3x the slowest single chain")
     finally:
         for proc in (anvil, starknet, esplora):
@@ -305,5 +321,9 @@ def three_chains() -> None:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--delay-proxy"]:
+        DelayProxy(sys.argv[2], float(sys.argv[3]), int(sys.argv[4]))
+        while True:
+            time.sleep(3600)
     main()
     three_chains()
