@@ -50,6 +50,7 @@ run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py demo_data
+	$(PY) manage.py help_load_demo
 	@echo ""
 	@echo "  API docs:  http://127.0.0.1:$(PORT)/api/docs/"
 	@echo "  Admin:     http://127.0.0.1:$(PORT)/admin/  (admin@engipay.local / $$(cat var/demo-admin-password))"

@@ -18,6 +18,7 @@ urlpatterns = [
     path("api/prices/", include("apps.prices.api.urls")),
     path("api/transactions", include("apps.transactions.api.urls")),
     path("api/portfolio/", include("apps.portfolio.api.urls")),
+    path("api/help/", include("apps.helpcenter.api.urls")),
 ]
 
 handler400 = "engipay.api.errors.bad_request"

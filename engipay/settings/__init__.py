@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "apps.prices",
     "apps.transactions",
     "apps.portfolio",
+    "apps.helpcenter",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class HelpcenterConfig(AppConfig):
+    name = "apps.helpcenter"
+    label = "helpcenter"

@@ -1,0 +1,73 @@
+"""Upsert the demo help articles and videos from fixtures/help/ (idempotent)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from apps.helpcenter import services
+from apps.helpcenter.models import Article, Video
+
+CATEGORIES = [
+    ("basics", "Getting Started"),
+    ("wallets", "Wallets"),
+    ("swaps", "Swaps"),
+    ("defi", "DeFi"),
+    ("security", "Security"),
+]
+
+
+class Command(BaseCommand):
+    help = "Load the demo help articles and videos from fixtures/help/ (safe to run again)."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--dir", default=str(Path(settings.BASE_DIR) / "fixtures" / "help"))
+
+    @transaction.atomic
+    def handle(self, *args: Any, **options: Any) -> None:
+        folder = Path(options["dir"])
+        categories = {
+            slug: services.category_upsert(slug=slug, name=name, order=index)
+            for index, (slug, name) in enumerate(CATEGORIES)
+        }
+        articles = self._read(folder / "articles.json")
+        for item in articles or []:
+            Article.objects.update_or_create(
+                slug=item["slug"],
+                defaults={
+                    "title": item["title"],
+                    "description": item.get("description", ""),
+                    "body": item.get("body", ""),
+                    "category": categories[item["category"]],
+                    "difficulty": item.get("difficulty", Article.Difficulty.BEGINNER),
+                    "status": Article.Status.PUBLISHED,
+                },
+            )
+        Article.objects.filter(status=Article.Status.PUBLISHED, published_at=None).update(published_at=timezone.now())
+        videos = self._read(folder / "videos.json")
+        for item in videos or []:
+            Video.objects.update_or_create(
+                slug=item["slug"],
+                defaults={
+                    "title": item["title"],
+                    "description": item.get("description", ""),
+                    "duration": item["duration"],
+                    "thumbnail_url": item.get("thumbnail_url", ""),
+                    "video_url": item["video_url"],
+                    "category": categories[item["category"]],
+                    "is_published": True,
+                },
+            )
+        self.stdout.write(f"Help center: {len(articles or [])} article(s), {len(videos or [])} video(s) loaded.")
+
+    def _read(self, path: Path) -> list[dict[str, Any]] | None:
+        if not path.exists():
+            self.stdout.write(f"{path} is missing: skipped.")
+            return None
+        return json.loads(path.read_text(encoding="utf-8"))

@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from .models import Article, ArticleVote, Category
+
+VIEW_WINDOW_SECONDS = 3600
+
+
+def visitor_key(*, user: Any, ip: str, user_agent: str) -> str:
+    """Who is reading: the user id when signed in, else a hash of IP and User-Agent (neither is stored)."""
+    if user is not None and user.is_authenticated:
+        return f"user:{user.pk}"
+    return hashlib.sha256(f"{ip}|{user_agent}".encode()).hexdigest()
+
+
+def article_view_record(*, article: Article, visitor: str) -> Article:
+    """Count a view at most once per visitor per hour (the cache key lives for the hour)."""
+    key = f"helpcenter:view:{article.pk}:{hashlib.sha256(visitor.encode()).hexdigest()[:32]}"
+    if cache.add(key, 1, timeout=VIEW_WINDOW_SECONDS):
+        Article.objects.filter(pk=article.pk).update(views=F("views") + 1)
+        article.refresh_from_db(fields=["views"])
+    return article
+
+
+@transaction.atomic
+def article_vote(*, article: Article, user: Any, visitor: str, helpful: bool) -> tuple[Article, bool]:
+    """One vote per user (or anonymous visitor); a second vote replaces the first and moves the counters."""
+    article = Article.objects.select_for_update().get(pk=article.pk)
+    if user is not None and user.is_authenticated:
+        lookup: dict[str, Any] = {"user": user}
+    else:
+        lookup = {"user": None, "visitor": visitor}
+    vote = ArticleVote.objects.select_for_update().filter(article=article, **lookup).first()
+    if vote is not None and vote.helpful == helpful:
+        return article, helpful
+    if vote is None:
+        ArticleVote.objects.create(
+            article=article, visitor=visitor if "visitor" in lookup else "", helpful=helpful, user=lookup["user"]
+        )
+    else:
+        vote.helpful = helpful
+        vote.save(update_fields=["helpful", "updated_at"])
+        _move(article, helpful=not helpful, delta=-1)
+    _move(article, helpful=helpful, delta=1)
+    article.save(update_fields=["helpful_votes", "not_helpful_votes"])
+    return article, helpful
+
+
+def _move(article: Article, *, helpful: bool, delta: int) -> None:
+    if helpful:
+        article.helpful_votes = max(0, article.helpful_votes + delta)
+    else:
+        article.not_helpful_votes = max(0, article.not_helpful_votes + delta)
+
+
+def article_vote_for(*, article: Article, user: Any, visitor: str) -> bool | None:
+    if user is not None and user.is_authenticated:
+        vote = ArticleVote.objects.filter(article=article, user=user).first()
+    else:
+        vote = ArticleVote.objects.filter(article=article, user=None, visitor=visitor).first()
+    return None if vote is None else vote.helpful
+
+
+def category_upsert(*, slug: str, name: str, order: int) -> Category:
+    category, _ = Category.objects.update_or_create(slug=slug, defaults={"name": name, "order": order})
+    return category
+
+
+def articles_set_status(*, articles: Any, status: str) -> int:
+    """Admin actions: publishing stamps ``published_at`` once; other statuses keep it."""
+    count = 0
+    for article in articles:
+        article.status = status
+        if status == Article.Status.PUBLISHED and article.published_at is None:
+            article.published_at = timezone.now()
+        article.save(update_fields=["status", "published_at", "updated_at"])
+        count += 1
+    return count
