@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from apps.chains.registry import ChainConfig
+from apps.chains.units import from_base_units
+from engipay.api.errors import InvalidInput
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,21 @@ class Observation:
     revert_reason: str = ""
     note: str = ""
     fee_terms: dict[str, int] = field(default_factory=dict)  # EVM: gas_used, effective_gas_price
+
+
+def require_funds(available: int, required: int, asset: AssetRef, what: str) -> None:
+    """400 ``insufficient_funds`` naming both amounts in token units, the same on every chain."""
+    if available < required:
+        raise InvalidInput(
+            "insufficient_funds",
+            f"Insufficient {asset.symbol} balance: {from_base_units(required, asset.decimals)} {asset.symbol} "
+            f"needed {what}, {from_base_units(available, asset.decimals)} {asset.symbol} available.",
+            {
+                "asset": asset.symbol,
+                "required": from_base_units(required, asset.decimals),
+                "available": from_base_units(available, asset.decimals),
+            },
+        )
 
 
 class ChainClient(Protocol):

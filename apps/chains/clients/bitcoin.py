@@ -41,6 +41,7 @@ from .base import (
     Submission,
     TransferIntent,
     TxStatus,
+    require_funds,
 )
 
 logger = logging.getLogger(__name__)
@@ -386,9 +387,11 @@ class BitcoinClient:
             if total >= amount + self._fee(rate, without):
                 return selected, [(recipient.address, recipient.script, amount)], total - amount, without
         needed = amount + self._fee(rate, self._vsize([sender.kind] * max(len(utxos), 1), [recipient.script]))
+        require_funds(total, needed, BTC, "for the amount and the network fee")
+        # Enough in total, yet no selection pays amount + fee (every extra input adds to the fee): still short.
         raise InvalidInput(
             "insufficient_funds",
-            "Not enough BTC for this amount and the network fee.",
+            "Not enough BTC for this amount and the fee of the inputs it needs.",
             {"asset": "BTC", "required": from_base_units(needed, 8), "available": from_base_units(total, 8)},
         )
 

@@ -18,7 +18,7 @@ from apps.chains.units import from_base_units
 from engipay.api.errors import InvalidInput
 
 from . import evm_rpc as rpc
-from .base import AssetRef, Observation, PreparedTransfer, Submission, TransferIntent, TxStatus
+from .base import AssetRef, Observation, PreparedTransfer, Submission, TransferIntent, TxStatus, require_funds
 
 logger = logging.getLogger(__name__)
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
@@ -94,14 +94,14 @@ class EvmTransfers:
         base_fee, priority_fee = _fees(results[2])
         if asset.contract is not None:
             token_balance = int(results[3], 16) if results[3] not in (None, "0x") else 0
-            _require(token_balance, intent.amount_base, asset, "to send")
+            require_funds(token_balance, intent.amount_base, asset, "to send")
 
         estimate = self._estimate_gas({"from": sender, "to": to, "value": hex(value), "data": "0x" + data.hex()})
         margin = 100 + settings.TX_GAS_MARGIN_PERCENT
         gas = estimate if estimate == rpc.PLAIN_TRANSFER_GAS else -(-estimate * margin // 100)
         max_fee = 2 * base_fee + priority_fee
         fee = self.fee_asset()
-        _require(native_balance, value + gas * max_fee, fee, "for the amount and the network fee")
+        require_funds(native_balance, value + gas * max_fee, fee, "for the amount and the network fee")
         return PreparedTransfer(
             unsigned={
                 "type": "0x2",
@@ -316,17 +316,3 @@ def _fees(history: dict[str, Any]) -> tuple[int, int]:
     rewards = sorted(rpc.qty(row[0]) for row in history.get("reward") or [] if row)
     median = rewards[len(rewards) // 2] if rewards else 0
     return base_fee, max(median, settings.TX_MIN_PRIORITY_FEE_WEI)
-
-
-def _require(available: int, required: int, asset: AssetRef, what: str) -> None:
-    if available < required:
-        raise InvalidInput(
-            "insufficient_funds",
-            f"Insufficient {asset.symbol} balance: {from_base_units(required, asset.decimals)} {asset.symbol} "
-            f"needed {what}, {from_base_units(available, asset.decimals)} {asset.symbol} available.",
-            {
-                "asset": asset.symbol,
-                "required": from_base_units(required, asset.decimals),
-                "available": from_base_units(available, asset.decimals),
-            },
-        )

@@ -42,7 +42,6 @@ from starknet_py.net.schemas.rpc.transactions import BroadcastedInvokeTransactio
 from apps.accounts.addresses import normalize_starknet
 from apps.chains.models import NATIVE_ADDRESS
 from apps.chains.registry import ChainConfig
-from apps.chains.units import from_base_units
 from engipay.api.errors import ChainUnavailable, InvalidInput
 
 from .base import (
@@ -55,6 +54,7 @@ from .base import (
     Submission,
     TransferIntent,
     TxStatus,
+    require_funds,
 )
 
 logger = logging.getLogger(__name__)
@@ -294,7 +294,9 @@ class StarknetClient:
             )
             if token_balance is None:
                 raise InvalidInput("balance_unreadable", f"{intent.asset.symbol} did not answer balance_of.")
-            _require(token_balance, intent.amount_base, intent.asset, "to send")  # before a fee estimate that reverts
+            require_funds(
+                token_balance, intent.amount_base, intent.asset, "to send"
+            )  # before a fee estimate that reverts
             probe = InvokeV3(
                 version=3,
                 signature=[],
@@ -326,7 +328,7 @@ class StarknetClient:
         needed = fee_max + (intent.amount_base if intent.asset.contract == fee_token.contract else 0)
         if fee_balance is None:
             raise InvalidInput("balance_unreadable", f"{fee_token.symbol} did not answer balance_of.")
-        _require(fee_balance, needed, fee_token, "for the amount and the network fee")
+        require_funds(fee_balance, needed, fee_token, "for the amount and the network fee")
         return PreparedTransfer(
             unsigned={
                 "type": "INVOKE",
@@ -601,17 +603,3 @@ def _execution_reason(exc: ClientError) -> str:
             break
         data = inner
     return str(data if data else exc.message)[:500]
-
-
-def _require(available: int, required: int, asset: AssetRef, what: str) -> None:
-    if available < required:
-        raise InvalidInput(
-            "insufficient_funds",
-            f"Insufficient {asset.symbol} balance: {from_base_units(required, asset.decimals)} {asset.symbol} "
-            f"needed {what}, {from_base_units(available, asset.decimals)} {asset.symbol} available.",
-            {
-                "asset": asset.symbol,
-                "required": from_base_units(required, asset.decimals),
-                "available": from_base_units(available, asset.decimals),
-            },
-        )
