@@ -22,7 +22,7 @@ ANVIL := node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_PYTHON := $(PYTHON)
 
-.PHONY: help install run test lint bench clean
+.PHONY: help install chromium run test lint bench clean
 
 help:
 	@echo "make run   - install what is missing, migrate, load demo data, start web + worker + beat + local chain"
@@ -44,6 +44,18 @@ node_modules/.installed: package.json package-lock.json
 
 install: $(VENV)/.installed node_modules/.installed
 
+# The browser tests drive Debian's Chromium with Playwright (Playwright's own download needs the internet).
+chromium:
+	@if [ -z "$$CHROMIUM_PATH" ] && ! command -v chromium >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "Installing Debian's chromium for the browser tests..."; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		else \
+			echo "Chromium is missing and cannot be installed here (needs root and apt-get):"; \
+			echo "  install Debian's chromium package or set CHROMIUM_PATH; the browser tests fail without it."; \
+		fi; \
+	fi
+
 # --- run the platform ---------------------------------------------------------------------------------------
 run: install
 	@$(PY) -c "import socket,sys; ports=[$(PORT), $(ANVIL_PORT)]; busy=[p for p in ports if socket.socket().connect_ex(('127.0.0.1', p)) == 0]; sys.exit(f'Port(s) {busy} already in use: stop what runs there, or set PORT / ANVIL_PORT.' if busy else 0)"
@@ -54,6 +66,7 @@ run: install
 	@echo ""
 	@echo "  API docs:  http://127.0.0.1:$(PORT)/api/docs/"
 	@echo "  Admin:     http://127.0.0.1:$(PORT)/admin/  (admin@engipay.local / $$(cat var/demo-admin-password))"
+	@echo "             help editor: editor@engipay.local, same password (sees only the help center)"
 	@echo "  Health:    http://127.0.0.1:$(PORT)/api/health/"
 	@echo "  Websocket: ws://127.0.0.1:$(PORT)/ws/notifications/  (first message: {\"type\": \"auth\", \"token\": \"<access>\"})"
 	@echo ""
@@ -63,7 +76,7 @@ run: install
 
 # --- tests ----------------------------------------------------------------------------------------------------
 # Tests get their own embedded Redis, Celery queue and cache prefix (pyproject.toml, pytest-env).
-test: install
+test: install chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install

@@ -28,3 +28,16 @@ def test_demo_data_prints_working_admin_credentials_and_signs_the_demo_wallets_i
     )
     assert User.objects.filter(wallets__isnull=False).distinct().count() == 2
     assert Notification.objects.filter(kind="welcome").count() == 2
+
+
+@pytest.mark.django_db
+def test_demo_help_editor_signs_in_and_sees_only_the_help_center(settings, tmp_path):
+    settings.VAR_DIR = tmp_path
+    out = StringIO()
+    call_command("demo_data", wallets=0, stdout=out)
+    password = re.search(r"Demo admin: \S+ / (\S+)", out.getvalue()).group(1)
+    editor = re.search(r"Demo help editors: (\S+) ", out.getvalue()).group(1)
+    client = Client()
+    assert client.post("/admin/login/?next=/admin/", {"username": editor, "password": password}).status_code == 302
+    assert {app["app_label"] for app in client.get("/admin/").context["app_list"]} == {"helpcenter"}
+    assert client.get("/admin/accounts/user/").status_code == 403

@@ -4,6 +4,7 @@ import math
 
 from django.conf import settings
 from django.db import models
+from simple_history.models import HistoricalRecords
 
 WORDS_PER_MINUTE = 200
 
@@ -40,11 +41,24 @@ class Article(models.Model):
     difficulty = models.CharField(max_length=12, choices=Difficulty.choices, default=Difficulty.BEGINNER)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT, db_index=True)
     published_at = models.DateTimeField(null=True, blank=True)
+    related = models.ManyToManyField(
+        "self",
+        blank=True,
+        symmetrical=False,
+        related_name="+",
+        help_text="Shown first under the article; the rest of the three come from its category.",
+    )
     views = models.PositiveIntegerField(default=0)
     helpful_votes = models.PositiveIntegerField(default=0)
     not_helpful_votes = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Revision history (django-simple-history): every save through the admin or a service keeps a copy; the
+    # counters change with queryset updates, which keep no revision.
+    history = HistoricalRecords(
+        excluded_fields=["views", "helpful_votes", "not_helpful_votes", "created_at", "updated_at"],
+        verbose_name="article revision",
+    )
 
     class Meta:
         ordering = ["-published_at", "-id"]

@@ -49,7 +49,10 @@ def article_vote(*, article: Article, user: Any, visitor: str, helpful: bool) ->
         vote.save(update_fields=["helpful", "updated_at"])
         _move(article, helpful=not helpful, delta=-1)
     _move(article, helpful=helpful, delta=1)
-    article.save(update_fields=["helpful_votes", "not_helpful_votes"])
+    # A queryset update: counters are not content, so a vote leaves no article revision behind.
+    Article.objects.filter(pk=article.pk).update(
+        helpful_votes=article.helpful_votes, not_helpful_votes=article.not_helpful_votes
+    )
     return article, helpful
 
 
@@ -73,13 +76,22 @@ def category_upsert(*, slug: str, name: str, order: int) -> Category:
     return category
 
 
+@transaction.atomic
 def articles_set_status(*, articles: Any, status: str) -> int:
     """Admin actions: publishing stamps ``published_at`` once; other statuses keep it."""
     count = 0
     for article in articles:
+        if article.status == status:
+            continue
         article.status = status
-        if status == Article.Status.PUBLISHED and article.published_at is None:
-            article.published_at = timezone.now()
+        article._change_reason = f"Status set to {status}"
+        article_stamp_published(article=article)
         article.save(update_fields=["status", "published_at", "updated_at"])
         count += 1
     return count
+
+
+def article_stamp_published(*, article: Article) -> None:
+    """A published article carries the moment it was first published; later edits and re-publishing keep it."""
+    if article.status == Article.Status.PUBLISHED and article.published_at is None:
+        article.published_at = timezone.now()

@@ -21,7 +21,8 @@ from django.core.exceptions import (
     TooManyFilesSent,
 )
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404, HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -198,7 +199,9 @@ def bad_request(request: HttpRequest, exception: Exception | None = None) -> Jso
     return JsonResponse(error_body("bad_request", message), status=400)
 
 
-def permission_denied(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if request.path.startswith("/admin/"):  # staff in a browser get a page, not JSON (templates/403.html)
+        return defaults.permission_denied(request, exception or PermissionDenied())
     return JsonResponse(error_body("permission_denied", "You do not have permission to do this."), status=403)
 
 

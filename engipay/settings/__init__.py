@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "apps.transactions",
     "apps.portfolio",
     "apps.helpcenter",
+    "simple_history",
 ]
 
 MIDDLEWARE = [
@@ -58,6 +59,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "simple_history.middleware.HistoryRequestMiddleware",
 ]
 
 ROOT_URLCONF = "engipay.urls"

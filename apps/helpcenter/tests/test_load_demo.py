@@ -27,6 +27,17 @@ def test_load_demo_is_idempotent_and_publishes(tmp_path):
     assert Article.objects.get().published_at is not None
     assert set(Category.objects.values_list("slug", flat=True)) == {"basics", "wallets", "swaps", "defi", "security"}
     assert not Video.objects.exists()
+    assert Article.objects.get().history.count() == 1  # running it again keeps no empty revision
+
+
+def test_load_demo_records_a_revision_when_the_fixture_changes(tmp_path):
+    article = {"slug": "fees", "title": "Fees", "category": "basics", "body": "Old"}
+    (tmp_path / "articles.json").write_text(json.dumps([article]))
+    call_command("help_load_demo", dir=str(tmp_path), stdout=StringIO())
+    (tmp_path / "articles.json").write_text(json.dumps([{**article, "body": "New"}]))
+    call_command("help_load_demo", dir=str(tmp_path), stdout=StringIO())
+    history = Article.objects.get().history.order_by("history_date")
+    assert [h.body for h in history] == ["Old", "New"]
 
 
 def test_load_demo_reports_missing_files(tmp_path):

@@ -21,6 +21,7 @@ from apps.accounts.models import User
 from apps.notifications.services import notify
 
 DEV_MNEMONIC = "test test test test test test test test test test test junk"
+STAFF = [("editor@engipay.local", "Help editors")]
 ADMIN_EMAIL = "admin@engipay.local"
 DEMO_DOMAIN = "demo.engipay.local"
 
@@ -60,7 +61,16 @@ class Command(BaseCommand):
             admin.is_staff = admin.is_superuser = admin.is_email_verified = True
             admin.save()
             admin.groups.set(Group.objects.filter(name__in=["KYC reviewers", "Support agents", "Help editors"]))
+            # One member per back-office group, to see each group's least-privilege view of the admin.
+            for email, group in STAFF:
+                member = User.objects.filter(email=email).first() or User.objects.create_user(email=email)
+                member.set_password(password)
+                member.is_staff = member.is_email_verified = True
+                member.save()
+                member.groups.set(Group.objects.filter(name=group))
         self.stdout.write(self.style.SUCCESS(f"Demo admin: {ADMIN_EMAIL} / {password}"))
+        for email, group in STAFF:
+            self.stdout.write(f"Demo {group.lower()}: {email} / (same password)")
         self._demo_wallets(wallets)
 
     def _admin_password(self) -> str:
