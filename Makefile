@@ -90,6 +90,7 @@ lint: install
 
 bench: install
 	$(PY) bench/auth_and_push.py
+	$(PY) bench/help_search.py
 
 clean:
 	-$(PY) -m engipay.embedded_redis stop var/redis

@@ -19,6 +19,7 @@ urlpatterns = [
     path("api/transactions", include("apps.transactions.api.urls")),
     path("api/portfolio/", include("apps.portfolio.api.urls")),
     path("api/help/", include("apps.helpcenter.api.urls")),
+    path("api/users/onboarding/", include("apps.onboarding.api.urls")),
 ]
 
 handler400 = "engipay.api.errors.bad_request"

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 from typing import Any
 
 from django.db import connection
@@ -9,7 +10,6 @@ from django.shortcuts import get_object_or_404
 
 from .models import Article, Category, Video
 
-TRIGRAM_THRESHOLD = 0.2
 _TERM = re.compile(r"\w+", re.UNICODE)
 
 
@@ -36,21 +36,39 @@ def article_list(*, search: str = "", category: str = "", difficulty: str = "") 
 
 
 def _search_postgres(qs: QuerySet[Article], *, search: str, terms: list[str]) -> QuerySet[Article]:
-    from django.contrib.postgres.search import SearchQuery, SearchRank, TrigramSimilarity
+    """Words and word prefixes in the title, description and body, a misspelt word replaced by the nearest word
+    of the articles. Ranked: all the words in the title in the query's order first, then all of them in the title
+    in any order, then the weighted text rank."""
+    from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVectorExact
 
-    from .search import ARTICLE_SEARCH_VECTOR
+    from .search import STORED_SEARCH_VECTOR, TITLE_SEARCH_VECTOR, search_terms
 
-    # Terms come from \w+ only, so the raw tsquery below cannot carry tsquery operators.
-    prefix = SearchQuery(" & ".join(f"{term}:*" for term in terms), search_type="raw", config="english")
-    query = SearchQuery(search, search_type="websearch", config="english") | prefix
-    return (
-        qs.annotate(
-            document=ARTICLE_SEARCH_VECTOR,  # the same expression as the GIN index, so `@@` can use it
-            rank=SearchRank(ARTICLE_SEARCH_VECTOR, query, weights=[0.1, 0.2, 0.4, 1.0]),
-            similarity=TrigramSimilarity("title", search),
+    looked_up = search_terms(terms)
+    # Terms come from \w+ only and corrections are letters only, so the raw tsqueries carry no operators.
+    words = [f"{term.correction or term.text}:*" for term in looked_up]
+    meaningful = [word for word, term in zip(words, looked_up, strict=True) if not term.stop_word]
+    every = SearchQuery(" & ".join(words), search_type="raw", config="english")
+    query = SearchQuery(search, search_type="websearch", config="english") | every
+    in_order = every
+    if len(meaningful) > 1:  # each word followed by the next one, at most two other words between them
+        in_order = SearchQuery(
+            " & ".join(f"({a} <1> {b} | {a} <2> {b} | {a} <3> {b})" for a, b in pairwise(meaningful)),
+            search_type="raw",
+            config="english",
         )
-        .filter(Q(document=query) | Q(similarity__gte=TRIGRAM_THRESHOLD))
-        .order_by("-rank", "-similarity", "slug")
+    title_match = Case(
+        When(SearchVectorExact(TITLE_SEARCH_VECTOR, in_order), then=Value(2)),
+        When(SearchVectorExact(TITLE_SEARCH_VECTOR, every), then=Value(1)),
+        default=Value(0),
+        output_field=IntegerField(),
+    )
+    return (
+        qs.filter(SearchVectorExact(STORED_SEARCH_VECTOR, query))  # the stored column (and its GIN index)
+        .annotate(
+            title_match=title_match,
+            rank=SearchRank(STORED_SEARCH_VECTOR, query, weights=[0.1, 0.2, 0.4, 1.0]),
+        )
+        .order_by("-title_match", "-rank", "slug")
     )
 
 

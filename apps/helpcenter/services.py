@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import Any
 
 from django.core.cache import cache
@@ -11,6 +12,37 @@ from django.utils import timezone
 from .models import Article, ArticleVote, Category
 
 VIEW_WINDOW_SECONDS = 3600
+# Search results are cached this long; any content change (a save or delete of an article or category) moves the
+# content version, so edits show at once. Only the counters (views, votes) may lag by up to this much.
+LIST_CACHE_SECONDS = 60
+CONTENT_VERSION_KEY = "helpcenter:content-version"
+
+
+def content_version() -> int:
+    version = cache.get(CONTENT_VERSION_KEY)
+    if version is None:
+        cache.add(CONTENT_VERSION_KEY, 1, timeout=None)
+        version = cache.get(CONTENT_VERSION_KEY, 1)
+    return int(version)
+
+
+def content_changed(**_: Any) -> None:
+    """Receiver of post_save/post_delete for articles and categories (apps.py): cached lists become unreachable."""
+    try:
+        cache.incr(CONTENT_VERSION_KEY)
+    except ValueError:  # not there yet (or evicted): any new value differs from the cached lists' version
+        cache.set(CONTENT_VERSION_KEY, int(timezone.now().timestamp() * 1000), timeout=None)
+
+
+def article_list_cached(*, query: dict[str, Any], build: Any) -> dict[str, Any]:
+    """The list response for these (validated) parameters, from the cache or built and cached."""
+    params = json.dumps(query, sort_keys=True, default=str)
+    key = f"helpcenter:list:{content_version()}:{hashlib.sha256(params.encode()).hexdigest()[:40]}"
+    data = cache.get(key)
+    if data is None:
+        data = build()
+        cache.set(key, data, timeout=LIST_CACHE_SECONDS)
+    return data
 
 
 def visitor_key(*, user: Any, ip: str, user_agent: str) -> str:

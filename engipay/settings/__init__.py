@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "apps.transactions",
     "apps.portfolio",
     "apps.helpcenter",
+    "apps.onboarding",
     "simple_history",
 ]
 

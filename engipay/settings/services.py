@@ -23,6 +23,14 @@ else:
         }
     }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+# DB_POOL=1: a psycopg connection pool per process (Django 5.1+) instead of a new connection per request; it
+# saves PostgreSQL a backend start per request. DB_CONN_MAX_AGE must then stay 0 (Django refuses both).
+if is_set("DATABASE_URL") and env_int("DB_POOL", 0):
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 2,
+        "max_size": env_int("DB_POOL_MAX", 8, minimum=1),
+    }
 
 # --- Redis: cache, channel layer and Celery broker. With REDIS_URL unset, a project-started server in var/.
 EMBEDDED_REDIS_DIR = (BASE_DIR / env_str("EMBEDDED_REDIS_DIR", "var/redis")).resolve()

@@ -133,8 +133,8 @@ class ArticleListView(APIView):
         operation_id="help_articles_list",
         description=(
             "Published articles. `search` matches words and word prefixes in the title, description and content "
-            "(ranked, title first) and tolerates small typos in titles. Beyond the guide: `limit`, `offset`, "
-            "`has_more`."
+            "(ranked, title first) and tolerates small typos. Results are cached for up to a minute (an edit shows at "
+            "once; `views` and `helpful_votes` may lag). Beyond the guide: `limit`, `offset`, `has_more`."
         ),
         parameters=[
             OpenApiParameter("search", OpenApiTypes.STR, description="Up to 200 characters"),
@@ -148,14 +148,17 @@ class ArticleListView(APIView):
     )
     def get(self, request: Request) -> Response:
         query = validated(ArticleListInput, request.query_params)
-        qs = selectors.article_list(
-            search=query["search"], category=query["category"], difficulty=query.get("difficulty", "")
-        )
-        paginator = self.paginator_class()
-        page = paginator.paginate_queryset(qs, request, view=self)
-        return paginator.get_paginated_response(
-            ArticleOutput(page, many=True).data, categories=selectors.category_slugs()
-        )
+
+        def build() -> dict:
+            qs = selectors.article_list(
+                search=query["search"], category=query["category"], difficulty=query.get("difficulty", "")
+            )
+            paginator = self.paginator_class()
+            page = paginator.paginate_queryset(qs, request, view=self)
+            data = ArticleOutput(page, many=True).data
+            return paginator.get_paginated_response(data, categories=selectors.category_slugs()).data
+
+        return Response(services.article_list_cached(query=query, build=build))
 
 
 class ArticleDetailView(APIView):

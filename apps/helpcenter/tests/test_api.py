@@ -295,3 +295,18 @@ def test_categories_with_counts(client, library):
             {"id": "security", "name": "Security", "article_count": 0},
         ]
     }
+
+
+def test_list_is_cached_until_content_changes(client, library, django_assert_max_num_queries):
+    first = client.get("/api/help/articles", {"search": "bridge"}).json()
+    with django_assert_max_num_queries(0):
+        assert client.get("/api/help/articles", {"search": "bridge"}).json() == first
+    library["bridge"].title = "Bridging assets between chains"
+    library["bridge"].save()
+    titles = [a["title"] for a in client.get("/api/help/articles", {"search": "bridge"}).json()["articles"]]
+    assert "Bridging assets between chains" in titles
+    library["bridge"].status = "draft"
+    library["bridge"].save()
+    assert "bridging" not in _ids(client.get("/api/help/articles", {"search": "bridge"}))
+    # Other parameters are other entries.
+    assert client.get("/api/help/articles", {"search": "bridge", "limit": 1}).json()["limit"] == 1
