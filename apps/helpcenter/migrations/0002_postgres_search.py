@@ -8,37 +8,11 @@ from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.operations import TrigramExtension
 from django.db import migrations
 
+from apps.helpcenter.pg_operations import AddPostgresIndex
 from apps.helpcenter.search import ARTICLE_SEARCH_VECTOR
 
 SEARCH_INDEX = GinIndex(ARTICLE_SEARCH_VECTOR, name="helpcenter_article_search")
 TITLE_TRGM_INDEX = GinIndex(fields=["title"], opclasses=["gin_trgm_ops"], name="helpcenter_article_title_trgm")
-
-
-class AddPostgresIndex(migrations.operations.base.Operation):
-    """Add an index on PostgreSQL only, without touching the migration state."""
-
-    reversible = True
-
-    def __init__(self, model_name: str, index) -> None:
-        self.model_name = model_name
-        self.index = index
-
-    def state_forwards(self, app_label, state) -> None:
-        pass
-
-    def database_forwards(self, app_label, schema_editor, from_state, to_state) -> None:
-        if schema_editor.connection.vendor == "postgresql":
-            schema_editor.add_index(to_state.apps.get_model(app_label, self.model_name), self.index)
-
-    def database_backwards(self, app_label, schema_editor, from_state, to_state) -> None:
-        if schema_editor.connection.vendor == "postgresql":
-            schema_editor.remove_index(from_state.apps.get_model(app_label, self.model_name), self.index)
-
-    def describe(self) -> str:
-        return f"Add PostgreSQL index {self.index.name} on {self.model_name}"
-
-    def deconstruct(self):
-        return self.__class__.__name__, [], {"model_name": self.model_name, "index": self.index}
 
 
 class Migration(migrations.Migration):

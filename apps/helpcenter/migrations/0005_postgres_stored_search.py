@@ -16,6 +16,7 @@ Like 0002, all of it lives outside the model state, so SQLite and ``makemigratio
 from django.contrib.postgres.indexes import GinIndex
 from django.db import migrations
 
+from apps.helpcenter.pg_operations import RemovePostgresIndex, RunPostgresSQL
 from apps.helpcenter.search import ARTICLE_SEARCH_VECTOR
 
 OLD_SEARCH_INDEX = GinIndex(ARTICLE_SEARCH_VECTOR, name="helpcenter_article_search")
@@ -78,45 +79,6 @@ DROP_WORDS = [
     "DROP FUNCTION helpcenter_search_word_collect()",
     "DROP TABLE helpcenter_search_word",
 ]
-
-
-class RunPostgresSQL(migrations.RunSQL):
-    """RunSQL on PostgreSQL only; the state is untouched."""
-
-    def database_forwards(self, app_label, schema_editor, from_state, to_state) -> None:
-        if schema_editor.connection.vendor == "postgresql":
-            super().database_forwards(app_label, schema_editor, from_state, to_state)
-
-    def database_backwards(self, app_label, schema_editor, from_state, to_state) -> None:
-        if schema_editor.connection.vendor == "postgresql":
-            super().database_backwards(app_label, schema_editor, from_state, to_state)
-
-
-class RemovePostgresIndex(migrations.operations.base.Operation):
-    """Remove an index 0002 added outside the state (and add it back on the way back); PostgreSQL only."""
-
-    reversible = True
-
-    def __init__(self, model_name: str, index: GinIndex) -> None:
-        self.model_name = model_name
-        self.index = index
-
-    def state_forwards(self, app_label, state) -> None:
-        pass
-
-    def database_forwards(self, app_label, schema_editor, from_state, to_state) -> None:
-        if schema_editor.connection.vendor == "postgresql":
-            schema_editor.remove_index(from_state.apps.get_model(app_label, self.model_name), self.index)
-
-    def database_backwards(self, app_label, schema_editor, from_state, to_state) -> None:
-        if schema_editor.connection.vendor == "postgresql":
-            schema_editor.add_index(to_state.apps.get_model(app_label, self.model_name), self.index)
-
-    def describe(self) -> str:
-        return f"Remove PostgreSQL index {self.index.name} from {self.model_name}"
-
-    def deconstruct(self):
-        return self.__class__.__name__, [], {"model_name": self.model_name, "index": self.index}
 
 
 class Migration(migrations.Migration):
