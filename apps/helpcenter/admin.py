@@ -5,6 +5,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.db.models import F, Q, QuerySet
 from django.http import HttpRequest, JsonResponse
 from django.urls import path
@@ -74,6 +75,12 @@ class ArticleForm(forms.ModelForm):
         fields = ["title", "slug", "description", "category", "difficulty", "status", "body", "related"]
         widgets = {"body": MarkdownEditor()}
 
+    def clean_related(self):
+        related = self.cleaned_data["related"]
+        if self.instance.pk and related.filter(pk=self.instance.pk).exists():
+            raise forms.ValidationError("An article cannot be related to itself.")
+        return related
+
     def clean_body(self) -> str:
         # Browsers submit textareas with CRLF line ends; the API serves the markdown with plain newlines.
         return self.cleaned_data["body"].replace("\r\n", "\n").replace("\r", "\n")
@@ -112,8 +119,12 @@ class ArticleAdmin(SimpleHistoryAdmin):
 
     def history_form_view(self, request: HttpRequest, object_id: str, version_id: str, extra_context=None):
         """simple-history's revert page: the old revision's content in the editor; saving it restores it."""
+        # simple-history lets "view" permission POST the revert form; restoring is a change, and all of it or nothing.
+        if request.method == "POST" and not self.has_change_permission(request):
+            raise PermissionDenied
         request.helpcenter_restoring = version_id
-        return super().history_form_view(request, object_id, version_id, extra_context)
+        with transaction.atomic():
+            return super().history_form_view(request, object_id, version_id, extra_context)
 
     def save_model(self, request: HttpRequest, obj: Article, form: forms.ModelForm, change: bool) -> None:
         restoring = getattr(request, "helpcenter_restoring", None)

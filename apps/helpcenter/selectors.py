@@ -89,7 +89,8 @@ def article_get_published(*, slug: str) -> Article:
 
 def article_related(*, article: Article, limit: int = 3) -> list[Article]:
     """The editors' picks (published ones) first, then the most read of the same category."""
-    chosen = list(published_articles().filter(pk__in=article.related.values("pk")).order_by("-views", "slug")[:limit])
+    picks = published_articles().filter(pk__in=article.related.values("pk")).exclude(pk=article.pk)
+    chosen = list(picks.order_by("-views", "slug")[:limit])
     if len(chosen) < limit:
         same = (
             published_articles().filter(category=article.category).exclude(pk__in=[article.pk, *[a.pk for a in chosen]])

@@ -2,14 +2,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import time
 from typing import Any
 
 from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from .models import Article, ArticleVote, Category
+
+logger = logging.getLogger(__name__)
 
 VIEW_WINDOW_SECONDS = 3600
 # Search results are cached this long; any content change (a save or delete of an article or category) moves the
@@ -20,28 +25,43 @@ CONTENT_VERSION_KEY = "helpcenter:content-version"
 
 def content_version() -> int:
     version = cache.get(CONTENT_VERSION_KEY)
-    if version is None:
-        cache.add(CONTENT_VERSION_KEY, 1, timeout=None)
-        version = cache.get(CONTENT_VERSION_KEY, 1)
+    if version is None:  # first use, or evicted: a fresh value never equals a version cached lists still carry
+        cache.add(CONTENT_VERSION_KEY, time.time_ns() // 1_000_000, timeout=None)
+        version = cache.get(CONTENT_VERSION_KEY, 0)
     return int(version)
 
 
 def content_changed(**_: Any) -> None:
-    """Receiver of post_save/post_delete for articles and categories (apps.py): cached lists become unreachable."""
+    """Receiver of post_save/post_delete for articles and categories (apps.py): cached lists become unreachable.
+    It acts after the commit, so no request can cache the old rows under the new version."""
+    transaction.on_commit(_bump_content_version)
+
+
+def _bump_content_version() -> None:
     try:
         cache.incr(CONTENT_VERSION_KEY)
     except ValueError:  # not there yet (or evicted): any new value differs from the cached lists' version
-        cache.set(CONTENT_VERSION_KEY, int(timezone.now().timestamp() * 1000), timeout=None)
+        cache.set(CONTENT_VERSION_KEY, time.time_ns() // 1_000_000, timeout=None)
+    except RedisError:
+        logger.warning("Help center: the list cache could not be invalidated (Redis down); entries expire in 60 s")
 
 
 def article_list_cached(*, query: dict[str, Any], build: Any) -> dict[str, Any]:
-    """The list response for these (validated) parameters, from the cache or built and cached."""
+    """The list response for these parameters, from the cache or built and cached; built directly when Redis is
+    down (search keeps working without its cache)."""
     params = json.dumps(query, sort_keys=True, default=str)
-    key = f"helpcenter:list:{content_version()}:{hashlib.sha256(params.encode()).hexdigest()[:40]}"
-    data = cache.get(key)
+    try:
+        key = f"helpcenter:list:{content_version()}:{hashlib.sha256(params.encode()).hexdigest()[:40]}"
+        data = cache.get(key)
+    except RedisError:
+        logger.warning("Help center: list cache unavailable (Redis down); searching without it")
+        return build()
     if data is None:
         data = build()
-        cache.set(key, data, timeout=LIST_CACHE_SECONDS)
+        try:
+            cache.set(key, data, timeout=LIST_CACHE_SECONDS)
+        except RedisError:
+            logger.warning("Help center: list cache unavailable (Redis down); result not cached")
     return data
 
 

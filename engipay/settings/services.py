@@ -25,7 +25,7 @@ else:
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 # DB_POOL=1: a psycopg connection pool per process (Django 5.1+) instead of a new connection per request; it
 # saves PostgreSQL a backend start per request. DB_CONN_MAX_AGE must then stay 0 (Django refuses both).
-if is_set("DATABASE_URL") and env_int("DB_POOL", 0):
+if DATABASES["default"]["ENGINE"].endswith("postgresql") and env_int("DB_POOL", 0):
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": 2,

@@ -148,17 +148,20 @@ class ArticleListView(APIView):
     )
     def get(self, request: Request) -> Response:
         query = validated(ArticleListInput, request.query_params)
+        paginator = self.paginator_class()
+        # The cache key holds the page exactly as the paginator reads it ("5.0" passes validation as 5 but the
+        # paginator falls back to its default), so one request can never fill another page's entry.
+        key = {**query, "limit": paginator.get_limit(request), "offset": paginator.get_offset(request)}
 
         def build() -> dict:
             qs = selectors.article_list(
                 search=query["search"], category=query["category"], difficulty=query.get("difficulty", "")
             )
-            paginator = self.paginator_class()
             page = paginator.paginate_queryset(qs, request, view=self)
             data = ArticleOutput(page, many=True).data
             return paginator.get_paginated_response(data, categories=selectors.category_slugs()).data
 
-        return Response(services.article_list_cached(query=query, build=build))
+        return Response(services.article_list_cached(query=key, build=build))
 
 
 class ArticleDetailView(APIView):

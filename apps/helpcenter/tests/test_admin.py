@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.contrib import admin
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.test import Client
 from django.urls import reverse
 from rest_framework.test import APIClient
@@ -236,3 +236,28 @@ def test_related_articles_chosen_by_editors_come_first():
     article.related.add(pick, hidden)
     related = APIClient().get("/api/help/articles/main").json()["related_articles"]
     assert [r["id"] for r in related] == ["picked", "same-category"]
+
+
+def test_view_only_staff_cannot_restore_a_revision():
+    viewer = _staff("viewer@example.com")
+    viewer.user_permissions.add(Permission.objects.get(codename="view_article"))
+    client = Client()
+    client.force_login(viewer)
+    article = ArticleFactory(body="Original")
+    version = article.history.latest("history_date").history_id
+    url = reverse("admin:helpcenter_article_simple_history", args=[article.pk, version])
+    assert client.post(url, _form(article, title="Viewer wrote this")).status_code == 403
+    article.refresh_from_db()
+    assert article.title != "Viewer wrote this"
+
+
+def test_an_article_is_never_its_own_related_article(editor):
+    article = ArticleFactory(slug="me")
+    ArticleFactory(slug="other", category=article.category)
+    article.related.add(article)
+    assert [r["id"] for r in APIClient().get("/api/help/articles/me").json()["related_articles"]] == ["other"]
+    response = editor.post(
+        reverse("admin:helpcenter_article_change", args=[article.pk]), {**_form(article), "related": [article.pk]}
+    )
+    assert response.status_code == 200  # the form comes back with the error
+    assert b"cannot be related to itself" in response.content

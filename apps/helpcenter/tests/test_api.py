@@ -297,16 +297,31 @@ def test_categories_with_counts(client, library):
     }
 
 
-def test_list_is_cached_until_content_changes(client, library, django_assert_max_num_queries):
+def test_list_is_cached_until_content_changes(
+    client, library, django_assert_max_num_queries, django_capture_on_commit_callbacks
+):
     first = client.get("/api/help/articles", {"search": "bridge"}).json()
     with django_assert_max_num_queries(0):
         assert client.get("/api/help/articles", {"search": "bridge"}).json() == first
     library["bridge"].title = "Bridging assets between chains"
-    library["bridge"].save()
+    with django_capture_on_commit_callbacks() as callbacks:
+        library["bridge"].save()
+    # Before the commit the old list is still served (nothing caches old rows under the new version)...
+    assert client.get("/api/help/articles", {"search": "bridge"}).json() == first
+    for callback in callbacks:
+        callback()  # ...and after it the edit shows at once.
     titles = [a["title"] for a in client.get("/api/help/articles", {"search": "bridge"}).json()["articles"]]
     assert "Bridging assets between chains" in titles
     library["bridge"].status = "draft"
-    library["bridge"].save()
+    with django_capture_on_commit_callbacks(execute=True):
+        library["bridge"].save()
     assert "bridging" not in _ids(client.get("/api/help/articles", {"search": "bridge"}))
     # Other parameters are other entries.
     assert client.get("/api/help/articles", {"search": "bridge", "limit": 1}).json()["limit"] == 1
+
+
+def test_a_request_the_paginator_reads_differently_cannot_fill_another_pages_cache(client, library):
+    odd = client.get("/api/help/articles", {"limit": "1.0", "offset": "1.0"}).json()
+    exact = client.get("/api/help/articles", {"limit": 1, "offset": 1}).json()
+    assert (exact["limit"], exact["offset"], len(exact["articles"])) == (1, 1, 1)
+    assert (odd["limit"], odd["offset"]) != (1, 1) or odd == exact
