@@ -9,7 +9,6 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
-from django.utils import timezone
 
 from apps.helpcenter import services
 from apps.helpcenter.models import Article, Video
@@ -47,13 +46,14 @@ class Command(BaseCommand):
                 "status": Article.Status.PUBLISHED,
             }
             article = Article.objects.filter(slug=item["slug"]).first() or Article(slug=item["slug"])
-            if article.pk and all(getattr(article, field) == value for field, value in values.items()):
+            unchanged = all(getattr(article, field) == value for field, value in values.items())
+            if article.pk and unchanged and article.published_at is not None:
                 continue  # unchanged: no new revision on every `make run`
             for field, value in values.items():
                 setattr(article, field, value)
+            services.article_stamp_published(article=article)  # in the same save: the revision and cache see it
             article._change_reason = "Loaded from fixtures/help/articles.json"
             article.save()
-        Article.objects.filter(status=Article.Status.PUBLISHED, published_at=None).update(published_at=timezone.now())
         videos = self._read(folder / "videos.json")
         for item in videos or []:
             Video.objects.update_or_create(
