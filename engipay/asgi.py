@@ -11,12 +11,13 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from apps.notifications.routing import websocket_urlpatterns as notification_routes  # noqa: E402
+from apps.support.routing import websocket_urlpatterns as support_routes  # noqa: E402
 from engipay.bootstrap import prepare  # noqa: E402
 from engipay.ws_auth import QueryTokenAuthMiddleware  # noqa: E402
 
 prepare()
 
-websocket_urlpatterns = [*notification_routes]
+websocket_urlpatterns = [*notification_routes, *support_routes]
 
 application = ProtocolTypeRouter(
     {

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "apps.portfolio",
     "apps.helpcenter",
     "apps.onboarding",
+    "apps.support",
     "simple_history",
 ]
 
@@ -188,6 +189,7 @@ from .chains import *  # noqa: E402, F403
 from .channels import *  # noqa: E402, F403
 from .drf import *  # noqa: E402, F403
 from .prices import *  # noqa: E402, F403
+from .support import *  # noqa: E402, F403
 from .transactions import *  # noqa: E402, F403
 
 CSRF_FAILURE_VIEW = "engipay.api.errors.csrf_failure"

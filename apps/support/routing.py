@@ -1,0 +1,3 @@
+"""Websocket routes of support: the guide's chat path, and the agents' console."""
+
+websocket_urlpatterns: list = []
