@@ -1,3 +1,7 @@
-from django.urls import path  # noqa: F401
+from django.urls import include, path
 
-urlpatterns: list = []
+# Mounted at "api/support/" (no trailing slashes, as in the API guide).
+urlpatterns = [
+    path("", include("apps.support.api.ticket_urls")),
+    path("", include("apps.support.api.chat_urls")),
+]
