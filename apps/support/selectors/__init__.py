@@ -1,0 +1,1 @@
+"""Read-side of support: ``tickets`` and ``chat`` querysets scoped to the caller."""
