@@ -40,6 +40,20 @@ def test_load_demo_records_a_revision_when_the_fixture_changes(tmp_path):
     assert [h.body for h in history] == ["Old", "New"]
 
 
+def test_load_demo_keeps_what_an_editor_saved_since(tmp_path, django_user_model):
+    article = {"slug": "fees", "title": "Fees", "category": "basics", "body": "From the fixture"}
+    (tmp_path / "articles.json").write_text(json.dumps([article]))
+    call_command("help_load_demo", dir=str(tmp_path), stdout=StringIO())
+    edited = Article.objects.get()
+    edited.body = "Rewritten by an editor"
+    edited._history_user = django_user_model.objects.create_user(email="ed@example.com")
+    edited.save()
+    out = StringIO()
+    call_command("help_load_demo", dir=str(tmp_path), stdout=out)
+    assert Article.objects.get().body == "Rewritten by an editor"
+    assert "Kept 1 article(s)" in out.getvalue()
+
+
 def test_load_demo_reports_missing_files(tmp_path):
     out = StringIO()
     call_command("help_load_demo", dir=str(tmp_path), stdout=out)

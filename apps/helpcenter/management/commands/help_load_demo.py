@@ -1,4 +1,7 @@
-"""Upsert the demo help articles and videos from fixtures/help/ (idempotent)."""
+"""Upsert the demo help articles and videos from fixtures/help/ (idempotent).
+
+An article an editor has saved since it was loaded (its latest revision has a user) is left as they saved it.
+"""
 
 from __future__ import annotations
 
@@ -36,6 +39,7 @@ class Command(BaseCommand):
             for index, (slug, name) in enumerate(CATEGORIES)
         }
         articles = self._read(folder / "articles.json")
+        kept = 0
         for item in articles or []:
             values = {
                 "title": item["title"],
@@ -46,6 +50,10 @@ class Command(BaseCommand):
                 "status": Article.Status.PUBLISHED,
             }
             article = Article.objects.filter(slug=item["slug"]).first() or Article(slug=item["slug"])
+            latest = article.history.order_by("-history_date", "-history_id").first() if article.pk else None
+            if latest is not None and latest.history_user_id is not None:
+                kept += 1
+                continue  # an editor has changed it since it was loaded: their work wins over the fixture
             unchanged = all(getattr(article, field) == value for field, value in values.items())
             if article.pk and unchanged and article.published_at is not None:
                 continue  # unchanged: no new revision on every `make run`
@@ -69,6 +77,8 @@ class Command(BaseCommand):
                 },
             )
         self.stdout.write(f"Help center: {len(articles or [])} article(s), {len(videos or [])} video(s) loaded.")
+        if kept:
+            self.stdout.write(f"Kept {kept} article(s) as editors last saved them (not overwritten by the fixture).")
 
     def _read(self, path: Path) -> list[dict[str, Any]] | None:
         if not path.exists():
