@@ -25,6 +25,8 @@ REST_FRAMEWORK = {
         "nonce": env_str("THROTTLE_NONCE", "30/min"),
         "password_reset": env_str("THROTTLE_PASSWORD_RESET", "10/hour"),
         "email_address": env_str("THROTTLE_EMAIL_ADDRESS", "5/hour"),
+        # New support tickets and ticket replies (they may carry uploads), per user.
+        "support_write": env_str("THROTTLE_SUPPORT_WRITE", "20/min"),
     },
     # Client IPs (throttling) come from X-Forwarded-For only behind this many trusted proxies.
     "NUM_PROXIES": env_int("NUM_PROXIES", 0, minimum=0),
@@ -46,5 +48,8 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/",
-    "ENUM_NAME_OVERRIDES": {},
+    "ENUM_NAME_OVERRIDES": {
+        "SupportPriorityEnum": "apps.support.models.Priority",
+        "SupportTicketStatusEnum": ["open", "pending", "resolved", "closed"],
+    },
 }
