@@ -41,3 +41,29 @@ def test_demo_help_editor_signs_in_and_sees_only_the_help_center(settings, tmp_p
     assert client.post("/admin/login/?next=/admin/", {"username": editor, "password": password}).status_code == 302
     assert {app["app_label"] for app in client.get("/admin/").context["app_list"]} == {"helpcenter"}
     assert client.get("/admin/accounts/user/").status_code == 403
+
+
+@pytest.mark.django_db
+def test_demo_support_agent_signs_in_and_sees_only_support_with_a_profile_and_macros(settings, tmp_path):
+    from apps.support.models import AgentProfile, Macro
+
+    settings.VAR_DIR = tmp_path
+    out = StringIO()
+    call_command("demo_data", wallets=0, stdout=out)
+    call_command("support_load_demo", stdout=StringIO())
+    call_command("support_load_demo", stdout=StringIO())  # again: nothing doubles
+    password = re.search(r"Demo admin: \S+ / (\S+)", out.getvalue()).group(1)
+    agent = re.search(r"Demo support agents: (\S+) ", out.getvalue()).group(1)
+    assert agent == "agent@engipay.local"
+    profile = AgentProfile.objects.get(user__email=agent)
+    assert profile.display_name
+    assert profile.teams.exists()
+    assert Macro.objects.count() >= 3
+    assert Macro.objects.filter(body__contains="{name}").exists()
+
+    client = Client()
+    assert client.post("/admin/login/?next=/admin/", {"username": agent, "password": password}).status_code == 302
+    assert {app["app_label"] for app in client.get("/admin/").context["app_list"]} == {"support"}
+    assert client.get("/admin/support/ticket/").status_code == 200
+    assert client.get("/admin/support/console/").status_code == 200
+    assert client.get("/admin/accounts/user/").status_code == 403

@@ -21,7 +21,7 @@ from apps.accounts.models import User
 from apps.notifications.services import notify
 
 DEV_MNEMONIC = "test test test test test test test test test test test junk"
-STAFF = [("editor@engipay.local", "Help editors")]
+STAFF = [("editor@engipay.local", "Help editors"), ("agent@engipay.local", "Support agents")]
 ADMIN_EMAIL = "admin@engipay.local"
 DEMO_DOMAIN = "demo.engipay.local"
 
