@@ -232,6 +232,9 @@ class TicketAdmin(admin.ModelAdmin):
         ticket = get_object_or_404(self.get_queryset(request), pk=object_id)
         if not self.has_view_permission(request, ticket):
             raise PermissionDenied
+        # Choosing a status is changing the ticket, as the bulk actions are: that needs the change permission.
+        if request.POST.get("set_status") and not self.has_change_permission(request, ticket):
+            raise PermissionDenied
         change_url = reverse("admin:support_ticket_change", args=[ticket.pk])
         form = ReplyForm(request.POST)
         if not form.is_valid():
@@ -248,10 +251,8 @@ class TicketAdmin(admin.ModelAdmin):
 
     def _reply(self, request: HttpRequest, ticket: Ticket, data: dict[str, Any]) -> str:
         status = data["set_status"] or None
-        if data["macro"] is not None:
-            ticket_services.macro_apply(ticket=ticket, macro=data["macro"], agent=request.user)
-            if status:
-                ticket_services.ticket_set_status(ticket=_fresh(ticket), status=status, by=request.user)
+        if data["macro"] is not None:  # the chosen status, else the macro's, applies with the reply or not at all
+            ticket_services.macro_apply(ticket=ticket, macro=data["macro"], agent=request.user, set_status=status)
             return f"Macro “{data['macro'].name}” sent to the user."
         if data["body"]:
             ticket_services.ticket_agent_reply(
@@ -334,10 +335,6 @@ class TicketAdmin(admin.ModelAdmin):
         self.message_user(request, done, messages.SUCCESS if not refused else messages.WARNING)
         if refused:
             self.message_user(request, f"{len(refused)} skipped: " + "; ".join(refused), messages.ERROR)
-
-
-def _fresh(ticket: Ticket) -> Ticket:
-    return Ticket.objects.get(pk=ticket.pk)
 
 
 def _when(moment: Any) -> str:

@@ -92,11 +92,14 @@ def attachment_get_for_user(*, user: Any, ticket_id: str, attachment_id: int) ->
 
 
 def tickets_sla_breached(queryset: QuerySet[Ticket] | None = None) -> QuerySet[Ticket]:
-    """Tickets that missed their first-response target: still unanswered past it, or answered after it."""
+    """Tickets that missed their first-response target: answered after it, or unanswered past it and not
+    resolved before it (a duplicate closed in time without a reply missed nothing)."""
     queryset = Ticket.objects.all() if queryset is None else queryset
+    due = F("first_response_due_at")
     return queryset.filter(
         Q(first_response_at__isnull=True, first_response_due_at__lt=timezone.now())
-        | Q(first_response_at__gt=F("first_response_due_at"))
+        & (Q(resolved_at__isnull=True) | Q(resolved_at__gt=due))
+        | Q(first_response_at__gt=due)
     )
 
 

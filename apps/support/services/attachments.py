@@ -4,12 +4,14 @@ Accepted: PNG, JPEG, WebP, PDF and plain UTF-8 text, recognised from their bytes
 ``data:<mime>;base64,`` URL, a multipart part's content type or a file name's extension must agree with the
 content. Images are checked for their pixel count before being decoded, then re-encoded to the same format with
 their EXIF orientation applied and every metadata chunk (EXIF, GPS, ICC profile, text) dropped. PDFs with
-JavaScript, launch actions or encryption are refused; others are stored as sent. Files get random names under
+JavaScript, launch actions, embedded files, rich media, XFA forms or encryption are refused (names are looked for in
+the file and in its streams, decoded); others are stored as sent. Files get random names under
 ``tickets/%Y/%m/`` on private storage.
 """
 
 from __future__ import annotations
 
+import base64
 import binascii
 import hashlib
 import io
@@ -19,7 +21,7 @@ import uuid
 import warnings
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,8 +68,23 @@ BASE64_ALPHABET = re.compile(rb"^[A-Za-z0-9+/]*={0,2}$")
 TEXT_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 MARKUP_START = re.compile(r"^\s*<[!?a-zA-Z]")
 PDF_NAME = re.compile(rb"/((?:[^\s/<>\[\]()%{}#]|#[0-9A-Fa-f]{2})+)")
-PDF_STREAM = re.compile(rb"stream\r?\n(.*?)endstream", re.DOTALL)
-PDF_FORBIDDEN = {b"JavaScript": "javascript", b"JS": "javascript", b"Launch": "launch action"}
+# Readers also accept a lone CR after "stream", so the scan does too.
+PDF_STREAM = re.compile(rb"stream(?:\r\n|\r|\n)(.*?)endstream", re.DOTALL)
+# Names that make a PDF do something (run script, start a program, carry another file, an XFA form's scripts).
+PDF_FORBIDDEN = {
+    b"JavaScript": "JavaScript",
+    b"JS": "JavaScript",
+    b"Launch": "a launch action",
+    b"EmbeddedFile": "an embedded file",
+    b"EmbeddedFiles": "an embedded file",
+    b"FileAttachment": "an embedded file",
+    b"RichMedia": "rich media",
+    b"XFA": "an XFA form",
+}
+# Stream filters that are undone before a stream's content is scanned, in any order and up to this many deep:
+# without it, a dictionary in an object stream behind /ASCIIHexDecode or /ASCII85Decode would go unseen.
+PDF_DECODE_DEPTH = 3
+PDF_HEX = re.compile(rb"^[\s0-9A-Fa-f]*>")
 
 
 @dataclass(frozen=True)
@@ -282,23 +299,45 @@ def _check_pdf(content: bytes, index: int) -> None:
             if name in PDF_FORBIDDEN:
                 raise _refuse(
                     "attachment_pdf_active_content",
-                    f"PDFs with a {PDF_FORBIDDEN[name]} are not accepted.",
+                    f"PDFs containing {PDF_FORBIDDEN[name]} are not accepted.",
                     index,
                 )
 
 
 def _pdf_chunks(content: bytes, budget: list[int]) -> Iterable[bytes]:
+    """The file, then every stream's content with its Flate, ASCIIHex and ASCII85 encodings undone (whichever
+    decode, chained up to ``PDF_DECODE_DEPTH``). ``budget`` caps the decoded bytes, so a bomb costs nothing."""
     yield content
-    for stream in PDF_STREAM.findall(content):
-        if budget[0] <= 0:
-            return
-        inflater = zlib.decompressobj()
+    pending = [(stream, 0) for stream in PDF_STREAM.findall(content)]
+    while pending and budget[0] > 0:
+        data, depth = pending.pop()
+        if depth >= PDF_DECODE_DEPTH:
+            continue
+        for decoded in _pdf_decodings(data, budget[0]):
+            budget[0] -= len(decoded)
+            yield decoded
+            pending.append((decoded, depth + 1))
+
+
+def _pdf_decodings(data: bytes, limit: int) -> Iterator[bytes]:
+    """What ``data`` decodes to under each filter it is valid for (none if it is, say, a JPEG)."""
+    for wbits in (zlib.MAX_WBITS, -zlib.MAX_WBITS):  # zlib-wrapped, then raw deflate (some readers take both)
         try:
-            inflated = inflater.decompress(stream, budget[0])
+            inflated = zlib.decompressobj(wbits).decompress(data, limit)
         except zlib.error:
-            continue  # not Flate (or damaged): its raw bytes were already scanned above
-        budget[0] -= len(inflated)
-        yield inflated
+            continue  # not Flate (or damaged): its raw bytes were scanned already
+        if inflated:
+            yield inflated
+            break
+    stripped = data.lstrip()
+    match = PDF_HEX.match(stripped)
+    if match and len(match.group(0)) > 1:
+        digits = re.sub(rb"\s", b"", match.group(0)[:-1])
+        yield binascii.unhexlify(digits[: 2 * limit] + b"0" * (len(digits[: 2 * limit]) % 2))
+    end = stripped.find(b"~>")
+    if end > 0:
+        with suppress(ValueError):  # not ASCII85
+            yield base64.a85decode(stripped[: end + 2], adobe=True, ignorechars=b" \t\n\r\x0b\x0c")[:limit]
 
 
 # --- storage -----------------------------------------------------------------------------------------------

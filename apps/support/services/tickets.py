@@ -105,9 +105,10 @@ def team_for_category(category: str) -> Team:
 
 
 def _handling_minutes(team: Team, priority: str, now: datetime) -> int:
-    """Median first-response time of the team's recent tickets; the SLA until there are enough of them."""
+    """Median first-response time of the team's recent tickets of this priority (slow answers to low ones say
+    nothing of urgent ones); the priority's SLA until there are enough of them."""
     answered = (
-        Ticket.objects.filter(team=team, first_response_at__gte=now - HANDLING_WINDOW)
+        Ticket.objects.filter(team=team, priority=priority, first_response_at__gte=now - HANDLING_WINDOW)
         .order_by("-first_response_at")
         .values_list("created_at", "first_response_at")[:500]
     )
@@ -256,10 +257,11 @@ def ticket_agent_reply(
     return reply
 
 
-def macro_apply(*, ticket: Ticket, macro: Macro, agent: Any) -> TicketMessage:
-    """Send a canned reply (``{name}`` becomes the user's first name, or "there") and apply its status."""
+def macro_apply(*, ticket: Ticket, macro: Macro, agent: Any, set_status: str | None = None) -> TicketMessage:
+    """Send a canned reply (``{name}`` becomes the user's first name, or "there") and apply ``set_status``, else
+    the macro's own status, in the reply's transaction."""
     body = macro.body.replace("{name}", user_display_name(ticket.user))
-    return ticket_agent_reply(ticket=ticket, agent=agent, body=body, set_status=macro.set_status or None)
+    return ticket_agent_reply(ticket=ticket, agent=agent, body=body, set_status=set_status or macro.set_status or None)
 
 
 @transaction.atomic

@@ -286,6 +286,51 @@ def test_macro_is_sent_through_the_service_and_applies_its_status(agent, alice, 
     assert detail["messages"][0]["message"] == "Hi there, all fixed."
 
 
+def test_a_macro_with_the_same_status_chosen_again_is_one_clean_reply(agent, alice):
+    ticket = _ticket(alice)
+    macro = Macro.objects.create(name="Solved", body="All fixed.", set_status="resolved")
+    url = reverse("admin:support_ticket_reply", args=[ticket.pk])
+    response = agent.post(url, {"macro": macro.pk, "set_status": "resolved"}, follow=True)
+    assert [(m.level_tag, str(m)) for m in response.context["messages"]] == [
+        ("success", "Macro “Solved” sent to the user.")
+    ]
+    assert Ticket.objects.get(pk=ticket.pk).status == "resolved"
+
+
+def test_a_refused_status_after_a_macro_sends_nothing(agent, alice):
+    """The macro and the chosen status are one change: a status the ticket cannot take refuses the macro too."""
+    ticket = _ticket(alice)
+    ticket_services.ticket_set_status(ticket=ticket, status="closed", by=None)
+    macro = Macro.objects.create(name="Note", body="We are on it.")
+    url = reverse("admin:support_ticket_reply", args=[ticket.pk])
+    response = agent.post(url, {"macro": macro.pk, "set_status": "resolved"}, follow=True)
+    assert [m.level_tag for m in response.context["messages"]] == ["error"]
+    assert not TicketMessage.objects.exists()
+    assert not Notification.objects.exists()
+    assert Ticket.objects.get(pk=ticket.pk).status == "closed"
+
+
+def test_a_status_change_from_the_reply_box_needs_the_change_permission(alice):
+    ticket = _ticket(alice)
+    writer = _staff("writer@example.com")
+    writer.user_permissions.add(*Permission.objects.filter(codename__in=["view_ticket", "add_ticketmessage"]))
+    url = reverse("admin:support_ticket_reply", args=[ticket.pk])
+    assert _client(writer).post(url, {"set_status": "closed"}).status_code == 403
+    assert _client(writer).post(url, {"body": "Hello", "set_status": "resolved"}).status_code == 403
+    assert Ticket.objects.get(pk=ticket.pk).status == "open"
+    assert _client(writer).post(url, {"body": "Hello"}).status_code == 302  # a plain reply is theirs to send
+    assert Ticket.objects.get(pk=ticket.pk).status == "pending"
+
+
+def test_admin_posts_need_the_csrf_token(agent_user, alice):
+    ticket = _ticket(alice)
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(agent_user)
+    assert client.post(reverse("admin:support_ticket_reply", args=[ticket.pk]), {"body": "hi"}).status_code == 403
+    assert client.post(reverse("admin:support_console_token")).status_code == 403
+    assert not TicketMessage.objects.exists()
+
+
 @pytest.mark.parametrize(
     ("data", "error"),
     [

@@ -4,6 +4,7 @@ refused attachment stores nothing (no ticket, no message, no row, no file); down
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import io
 import re
@@ -75,6 +76,28 @@ def pdf(extra: bytes = b"", trailer: bytes = b"") -> bytes:
 def pdf_with_js_in_object_stream() -> bytes:
     hidden = zlib.compress(b"3 0 << /S /JavaScript /JS (app.alert(1)) >>")
     return pdf() + b"3 0 obj\n<< /Type /ObjStm /Filter /FlateDecode >>\nstream\n" + hidden + b"\nendstream\nendobj\n"
+
+
+def pdf_with_object_stream(filters: bytes, data: bytes, eol: bytes = b"\n") -> bytes:
+    """A PDF whose object stream (encoded as ``filters`` says) holds a JavaScript action."""
+    stream = b"3 0 obj\n<< /Type /ObjStm /Filter " + filters + b" >>\nstream" + eol + data + b"\nendstream\nendobj\n"
+    return pdf() + stream
+
+
+HIDDEN_JS = b"3 0 << /S /JavaScript /JS (app.alert(1)) >>"
+
+
+def pdf_js_encoded(how: str) -> bytes:
+    """``HIDDEN_JS`` in an object stream behind the filters a reader undoes, so no name shows in the raw file."""
+    return {
+        "hex": lambda: pdf_with_object_stream(b"/ASCIIHexDecode", binascii.hexlify(HIDDEN_JS) + b">"),
+        "ascii85": lambda: pdf_with_object_stream(b"/ASCII85Decode", base64.a85encode(HIDDEN_JS) + b"~>"),
+        "hex+flate": lambda: pdf_with_object_stream(
+            b"[/ASCIIHexDecode /FlateDecode]", binascii.hexlify(zlib.compress(HIDDEN_JS)) + b">"
+        ),
+        "cr eol": lambda: pdf_with_object_stream(b"/FlateDecode", zlib.compress(HIDDEN_JS), b"\r"),
+        "raw deflate": lambda: pdf_with_object_stream(b"/FlateDecode", zlib.compress(HIDDEN_JS)[2:-4]),
+    }[how]()
 
 
 def b64(content: bytes, mime: str | None = None) -> str:
@@ -155,6 +178,15 @@ def test_a_pdf_is_stored_as_sent(api_client_for, alice, support_files):
     assert stored_files(support_files)[0].read_bytes() == pdf()
 
 
+def test_a_pdf_with_harmless_encoded_streams_is_accepted(api_client_for, alice, support_files):
+    page = b"BT /F1 12 Tf 72 712 Td (Statement) Tj ET"
+    content = pdf_with_object_stream(b"[/ASCIIHexDecode /FlateDecode]", binascii.hexlify(zlib.compress(page)) + b">")
+    payload = {**TICKET, "attachments": [b64(content)]}
+    response = api_client_for(alice).post("/api/support/tickets", payload, format="json")
+    assert response.status_code == 201, response.content
+    assert stored_files(support_files)[0].read_bytes() == content
+
+
 # --- refused: nothing stored ------------------------------------------------------------------------------------
 
 
@@ -186,6 +218,14 @@ REFUSED = [
     ("pdf javascript", lambda: b64(pdf(JS_ACTION)), "attachment_pdf_active_content"),
     ("pdf escaped name", lambda: b64(pdf(b"/OpenAction << /S /J#61vaScript >> ")), "attachment_pdf_active_content"),
     ("pdf hidden js", lambda: b64(pdf_with_js_in_object_stream()), "attachment_pdf_active_content"),
+    ("pdf js in hex stream", lambda: b64(pdf_js_encoded("hex")), "attachment_pdf_active_content"),
+    ("pdf js in ascii85 stream", lambda: b64(pdf_js_encoded("ascii85")), "attachment_pdf_active_content"),
+    ("pdf js in hex+flate stream", lambda: b64(pdf_js_encoded("hex+flate")), "attachment_pdf_active_content"),
+    ("pdf js, stream after a CR", lambda: b64(pdf_js_encoded("cr eol")), "attachment_pdf_active_content"),
+    ("pdf js, raw deflate", lambda: b64(pdf_js_encoded("raw deflate")), "attachment_pdf_active_content"),
+    ("pdf embedded file", lambda: b64(pdf(b"/Names << /EmbeddedFiles << /Names [(a.exe) 5 0 R] >> >> ")),
+     "attachment_pdf_active_content"),
+    ("pdf xfa form", lambda: b64(pdf(b"/AcroForm << /XFA 6 0 R >> ")), "attachment_pdf_active_content"),
     ("pdf launch", lambda: b64(pdf(b"/OpenAction << /S /Launch /F (calc.exe) >> ")), "attachment_pdf_active_content"),
     ("pdf encrypted", lambda: b64(pdf(trailer=b"/Encrypt 9 0 R ")), "attachment_pdf_encrypted"),
 ]  # fmt: skip

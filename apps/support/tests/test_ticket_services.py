@@ -168,6 +168,20 @@ def test_estimate_uses_recent_first_response_times_once_there_are_enough(new_tic
     assert new_ticket().estimated_response_time == "16 hours"
 
 
+def test_the_median_handling_time_is_the_same_prioritys(new_ticket, make_ticket_agent):
+    """Slow answers to low-priority tickets say nothing about how fast an urgent one is answered."""
+    agent = make_ticket_agent()
+    answered = [new_ticket(priority="low") for _ in range(5)]
+    for ticket in answered:
+        services.ticket_agent_reply(ticket=ticket, agent=agent, body="Looking into it.")
+    now = timezone.now()
+    Ticket.objects.filter(pk__in=[t.pk for t in answered]).update(
+        created_at=now - timedelta(hours=21), first_response_at=now - timedelta(hours=1)
+    )
+    assert new_ticket(priority="low").estimated_response_time == "20 hours"  # the low tickets' median
+    assert new_ticket(priority="urgent").estimated_response_time == "1 hour"  # technical urgent SLA: 60
+
+
 # --- user replies and agent replies -----------------------------------------------------------------------------
 
 
@@ -340,6 +354,20 @@ def test_sla_breached_tickets(new_ticket, make_ticket_agent):
     breached = set(selectors.tickets_sla_breached(Ticket.objects.all()).values_list("pk", flat=True))
     assert breached == {unanswered_late.pk, answered_late.pk}
     assert waiting.pk not in breached
+
+
+def test_a_ticket_resolved_in_time_without_a_reply_is_not_breached(new_ticket, make_ticket_agent):
+    """A duplicate or spam ticket closed before its deadline missed nothing; one closed after it did."""
+    agent = make_ticket_agent()
+    closed_in_time, closed_late = new_ticket(), new_ticket()
+    services.ticket_set_status(ticket=closed_in_time, status="closed", by=agent)
+    services.ticket_set_status(ticket=closed_late, status="resolved", by=agent)
+    past = timezone.now() - timedelta(hours=1)
+    in_time = past - timedelta(minutes=5)
+    Ticket.objects.filter(pk=closed_in_time.pk).update(first_response_due_at=past, resolved_at=in_time)
+    Ticket.objects.filter(pk=closed_late.pk).update(first_response_due_at=past)
+    breached = set(selectors.tickets_sla_breached(Ticket.objects.all()).values_list("pk", flat=True))
+    assert breached == {closed_late.pk}
 
 
 def test_recent_tickets_of_a_user(new_ticket, alice, bob):
