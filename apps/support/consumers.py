@@ -110,10 +110,15 @@ class _GatedConsumer(AuthenticatedJsonConsumer):
     async def after_authenticated(self) -> None:  # pragma: no cover - overridden
         raise NotImplementedError
 
-    async def call(self, func: Any, **kwargs: Any) -> Any:
-        """A service call; its refusal becomes an ``error`` message on this socket (None is returned)."""
+    async def call(self, func: Any, *, parallel: bool = False, **kwargs: Any) -> Any:
+        """A service call; its refusal becomes an ``error`` message on this socket (None is returned).
+
+        ``parallel``: run it on the thread pool (each thread its own database connection) instead of the one
+        thread every consumer's database work shares, so that one slow round trip does not hold up every other
+        socket's messages. For the hot, self-contained services (a message, a read mark) whose ordering comes
+        from their own row lock; this socket still awaits each call before it reads its next frame."""
         try:
-            return await database_sync_to_async(func)(**kwargs)
+            return await database_sync_to_async(func, thread_sensitive=not parallel)(**kwargs)
         except ApplicationError as exc:
             await self.send_json(_error(exc.code, exc.message, exc.details))
         except ChatSession.DoesNotExist:
@@ -171,7 +176,11 @@ class ChatConsumer(_GatedConsumer):
             )
         elif kind == "read":
             await self.call(
-                services.chat_mark_read, session=self.session, reader=self.user, up_to_id=content.get("up_to")
+                services.chat_mark_read,
+                parallel=True,
+                session=self.session,
+                reader=self.user,
+                up_to_id=content.get("up_to"),
             )
         elif kind == "end":
             await self.call(services.chat_session_end, session=self.session, by=self.user)
@@ -187,7 +196,7 @@ class ChatConsumer(_GatedConsumer):
         elif not self.limit.take():
             await self.send_json(_error("rate_limited", "Too many messages; slow down.", {"retry_after": 1}))
         else:
-            await self.call(services.chat_message_add, session=self.session, sender=self.user, body=body)
+            await self.call(services.chat_message_add, parallel=True, session=self.session, sender=self.user, body=body)
 
     # --- events from the services (after commit) ---
     # An agent's socket drops everything after the session was taken from them (requeued): events already in
