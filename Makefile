@@ -94,6 +94,7 @@ lint: install
 bench: install
 	$(PY) bench/auth_and_push.py
 	$(PY) bench/help_search.py
+	$(PY) bench/chat.py
 
 clean:
 	-$(PY) -m engipay.embedded_redis stop var/redis
