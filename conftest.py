@@ -75,6 +75,18 @@ def _isolated(settings) -> None:
     }
 
 
+@pytest.fixture(autouse=True)
+def _fresh_channel_layer() -> Iterator[None]:
+    """Each test gets its own channel layer object. The layer keeps per-event-loop state (a receive lock bound to
+    the loop that first waited on it); a socket a test left open would otherwise leave that lock held for a loop
+    that is gone, and break every later test's sockets."""
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
 @pytest.fixture
 def throttle_rates(monkeypatch) -> Callable[..., None]:
     """Tighten some throttle rates for one test (DRF reads them from a class attribute)."""
