@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -20,10 +21,8 @@ def chromium_path() -> str | None:
     return next((c for c in candidates if c and Path(c).is_file()), None)
 
 
-@pytest.fixture
-def page(live_server, monkeypatch) -> Iterator[object]:
-    """A fresh headless Chromium page. It depends on the live server (and so the database) so that Playwright,
-    whose sync API keeps an event loop running in this thread, is gone before the database is flushed."""
+@contextmanager
+def _chromium_page(monkeypatch) -> Iterator[object]:
     path = chromium_path()
     if path is None:
         pytest.fail(
@@ -42,6 +41,14 @@ def page(live_server, monkeypatch) -> Iterator[object]:
         yield context.new_page()
         context.close()
         browser.close()
+
+
+@pytest.fixture
+def page(live_server, monkeypatch) -> Iterator[object]:
+    """A fresh headless Chromium page. It depends on the live server (and so the database) so that Playwright,
+    whose sync API keeps an event loop running in this thread, is gone before the database is flushed."""
+    with _chromium_page(monkeypatch) as new_page:
+        yield new_page
 
 
 # --- a real ASGI server (websockets), for the support console test ----------------------------------------------
@@ -110,16 +117,5 @@ def asgi_server(transactional_db, tmp_path) -> Iterator[str]:
 @pytest.fixture
 def asgi_page(asgi_server, monkeypatch) -> Iterator[object]:
     """A fresh headless Chromium page for ``asgi_server`` (closed before the server stops)."""
-    path = chromium_path()
-    if path is None:
-        pytest.fail("Chromium is not installed (see the `page` fixture).", pytrace=False)
-    from playwright.sync_api import sync_playwright
-
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
-        context = browser.new_context()
-        context.set_default_timeout(15_000)
-        yield context.new_page()
-        context.close()
-        browser.close()
+    with _chromium_page(monkeypatch) as new_page:
+        yield new_page

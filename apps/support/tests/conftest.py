@@ -40,21 +40,11 @@ def support_teams(db):
     """The five default teams of migration 0002 (a transactional test's flush removes them)."""
     import importlib
 
+    from django.apps import apps as django_apps
+
     from apps.support.models import Team
 
-    teams = importlib.import_module("apps.support.migrations.0002_default_teams").TEAMS
-    for slug, name, categories, (urgent, high, medium, low) in teams:
-        Team.objects.update_or_create(
-            slug=slug,
-            defaults={
-                "name": name,
-                "categories": categories,
-                "sla_urgent_minutes": urgent,
-                "sla_high_minutes": high,
-                "sla_medium_minutes": medium,
-                "sla_low_minutes": low,
-            },
-        )
+    importlib.import_module("apps.support.migrations.0002_default_teams").create(django_apps, None)
     return {team.slug: team for team in Team.objects.all()}
 
 
