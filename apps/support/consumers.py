@@ -84,10 +84,17 @@ class _GatedConsumer(AuthenticatedJsonConsumer):
         if not self.allowed:
             self.allowed = await self.check_access(self.user)
         if not self.allowed:
-            await self.close(code=self.refusal_code)
-            await self._leave_groups()
-            raise StopConsumer
+            await self.shut_out()
         await self.joined()
+
+    async def shut_out(self) -> None:
+        """Refuse this socket: close it with ``refusal_code``, leave every group, stop."""
+        for timer in getattr(self, "_timers", []):
+            timer.cancel()
+        self._timers = []
+        await self.close(code=self.refusal_code)
+        await self._leave_groups()
+        raise StopConsumer
 
     async def join(self, group: str) -> None:
         await self.channel_layer.group_add(group, self.channel_name)
@@ -151,10 +158,19 @@ class ChatConsumer(_GatedConsumer):
         await self.join(services.chat_group(self.session.pk))
 
     async def after_authenticated(self) -> None:
-        await self.send_json(await database_sync_to_async(self._history)())
+        history = await database_sync_to_async(self._history)()
+        if history is None:
+            await self.shut_out()
+        await self.send_json(history)
 
-    def _history(self) -> dict[str, Any]:
+    def _history(self) -> dict[str, Any] | None:
+        """None when an agent's session was requeued between the access check and joining the group: that
+        requeue's push went out before the socket was in the group, so this read (after joining) must catch it."""
         session = ChatSession.objects.select_related("agent__agent_profile").get(pk=self.session.pk)
+        if self.role == ChatMessage.Role.AGENT and (
+            session.agent_id != self.user.pk or session.status == ChatSession.Status.QUEUED
+        ):
+            return None
         state = selectors.chat_session_state(session=session)
         keys = ("session_id", "status", "queue_position", "estimated_wait_time", "agent", "user_context")
         return {

@@ -19,6 +19,7 @@ from .chat_serializers import (
     ChatSessionPageOutput,
     ChatTicketOutput,
 )
+from .ticket_views import THROTTLES
 
 TAGS = ["support chat"]
 SESSION = {
@@ -101,6 +102,7 @@ def _state(session) -> dict:
 
 
 class ChatSessionCollectionView(APIView):
+    throttle_classes = THROTTLES  # starting a chat pushes to every queued user and every console
     paginator_class = paginator_for("sessions")
 
     @extend_schema(

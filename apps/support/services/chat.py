@@ -396,6 +396,8 @@ def chat_mark_read(*, session: ChatSession, reader: Any, up_to_id: int) -> int:
     """Mark the other party's messages up to ``up_to_id`` read; tell the other party. Returns how many."""
     if isinstance(up_to_id, bool) or not isinstance(up_to_id, int) or up_to_id < 1:
         raise InvalidInput("invalid_read", "up_to is a message id.")
+    # The caller's session may be stale (a chat socket holds it from joining): check the row as it is now.
+    session = ChatSession.objects.only("id", "status", "user_id", "agent_id").get(pk=session.pk)
     role = _role_of(session, reader)
     _relaxed_durability()
     now = timezone.now()

@@ -282,3 +282,33 @@ def test_convert_to_ticket_is_idempotent(api_client_for, alice):
     assert second.status_code == 200
     assert second.json()["ticket_id"] == first["ticket_id"]
     assert Ticket.objects.filter(user=alice).count() == 1
+
+
+# --- review: stale sessions, churn ---------------------------------------------------------------------------
+
+
+def test_a_requeued_agent_cannot_mark_the_users_messages_read_through_a_stale_session(make_user, make_agent):
+    from engipay.api.errors import Forbidden
+
+    dana = online_agent(make_agent)
+    session, _ = services.chat_session_create(user=make_user(), initial_message="help", user_context={})
+    stale = ChatSession.objects.get(pk=session.pk)  # what dana's chat socket holds since it joined
+    assert (stale.status, stale.agent_id) == ("active", dana.pk)
+    services.agent_set_status(agent=dana, status="offline")  # the chat goes back to the queue
+    last = ChatMessage.objects.filter(session_id=session.pk).order_by("id").last()
+    with pytest.raises(Forbidden):
+        services.chat_mark_read(session=stale, reader=dana, up_to_id=last.pk)
+    assert not ChatMessage.objects.filter(session_id=session.pk, read_at__isnull=False).exists()
+
+
+def test_starting_chats_is_throttled_like_other_support_writes(api_client_for, alice, throttle_rates):
+    throttle_rates(support_write="2/min")
+    client = api_client_for(alice)
+    for _ in range(2):
+        session_id = start(client).json()["session_id"]
+        assert client.post(f"/api/support/chat/sessions/{session_id}/end").status_code == 200
+    response = start(client)
+    assert response.status_code == 429
+    assert response.json()["error"]["code"] == "throttled"
+    assert client.get("/api/support/chat/sessions").status_code == 200
+    assert ChatSession.objects.count() == 2

@@ -378,3 +378,49 @@ async def test_accept_is_refused_at_capacity(make_user, make_agent):
     # Her last console closed: the accepted chat went back to the queue, in its old place.
     requeued = await session_of(first.id)
     assert (requeued.status, requeued.agent_id, requeued.waiting_since) == ("queued", None, first.waiting_since)
+
+
+async def test_an_agent_requeued_while_their_chat_socket_joins_is_shut_out(make_user, make_agent, monkeypatch):
+    """The requeue commits (and its push goes out) between the socket's access check and its joining the chat's
+    group: the socket must still end with 4404 and see nothing of the chat once another agent has it."""
+    import asyncio
+
+    from apps.support.consumers import ChatConsumer
+
+    dana, eve = await db(make_agent)("Dana"), await db(make_agent)("Eve")
+    alice = await db(make_user)()
+    dana_console, _ = await open_console(dana, capacity=1)
+    session = await new_session(alice)
+    assert (await session_of(session.id)).agent_id == dana.pk
+    check = ChatConsumer.check_access
+
+    async def racing(self, user):
+        allowed = await check(self, user)
+        if user.pk == dana.pk:
+            await db(services.agent_set_status)(agent=dana, status="offline")  # her chats go back to the queue
+            await asyncio.sleep(0.5)  # its pushes are out before this socket joins the chat's group
+        return allowed
+
+    monkeypatch.setattr(ChatConsumer, "check_access", racing)
+    dana_ws = socket(f"/api/support/chat/{session.id}?token={dana.auth['token']}")
+    await dana_ws.connect()
+    monkeypatch.setattr(ChatConsumer, "check_access", check)
+    eve_console, _ = await open_console(eve, capacity=1)
+    moved = await session_of(session.id)
+    assert (moved.status, moved.agent_id) == ("active", eve.pk)
+    alice_ws, _ = await join_chat(alice, session.id)
+    await alice_ws.send_json_to({"type": "message", "body": "my seed phrase is not this"})
+    await until(alice_ws, "message", timeout=5)
+    seen = []
+    while True:
+        try:
+            output = await dana_ws.receive_output(timeout=1)
+        except TimeoutError:
+            break
+        seen.append(output)
+        if output.get("type") == "websocket.close":
+            break
+    assert not any("seed phrase" in str(output) for output in seen), seen
+    assert seen, "nothing at all"
+    assert seen[-1] == {"type": "websocket.close", "code": 4404}, seen
+    await close_all(alice_ws, dana_console, eve_console)
