@@ -55,6 +55,7 @@ class User(AbstractBaseUser, PermissionsMixin):
         IN_REVIEW = "in_review", "In review"
         VERIFIED = "verified", "Verified"
         REJECTED = "rejected", "Rejected"
+        RESUBMISSION_REQUIRED = "resubmission_required", "Resubmission required"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     # ``email`` is set only once the address is proven (verification link or password-reset link), so a
@@ -66,7 +67,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     last_name = models.CharField(max_length=150, blank=True)
     avatar_url = models.URLField(blank=True)
     is_email_verified = models.BooleanField(default=False)
-    kyc_status = models.CharField(max_length=20, choices=KycStatus.choices, default=KycStatus.NOT_STARTED)
+    kyc_status = models.CharField(max_length=24, choices=KycStatus.choices, default=KycStatus.NOT_STARTED)
     referral_code = models.CharField(max_length=16, unique=True, default=new_referral_code, editable=False)
     settings = models.JSONField(default=default_user_settings, blank=True)
     is_active = models.BooleanField(default=True)

@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "apps.helpcenter",
     "apps.onboarding",
     "apps.support",
+    "apps.kyc",
     "simple_history",
 ]
 
@@ -188,6 +189,7 @@ from .celery import *  # noqa: E402, F403
 from .chains import *  # noqa: E402, F403
 from .channels import *  # noqa: E402, F403
 from .drf import *  # noqa: E402, F403
+from .kyc import *  # noqa: E402, F403
 from .prices import *  # noqa: E402, F403
 from .support import *  # noqa: E402, F403
 from .transactions import *  # noqa: E402, F403

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .env import env_int, env_str
+from .kyc import AML_SDN_RELOAD_MINUTES
 from .prices import PRICE_INGEST_EVERY_SECONDS, PRICE_LOCAL_FEEDS_MOVE_EVERY_SECONDS
 from .services import CELERY_BROKER_URL
 
@@ -44,4 +45,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": PRICE_LOCAL_FEEDS_MOVE_EVERY_SECONDS,
         "options": {"expires": PRICE_LOCAL_FEEDS_MOVE_EVERY_SECONDS},
     },
+    # The OFAC SDN file at AML_SDN_PATH, imported again when its bytes change (apps/kyc/services/sanctions.py).
+    "kyc-sanctions-reload": {
+        "task": "kyc.sanctions_reload",
+        "schedule": AML_SDN_RELOAD_MINUTES * 60,
+        "options": {"expires": AML_SDN_RELOAD_MINUTES * 60},
+    },
+    # Identity documents of decided submissions past KYC_DOCUMENT_RETENTION_DAYS are deleted (decisions stay).
+    "kyc-documents-purge": {"task": "kyc.documents_purge", "schedule": 6 * 3600},
 }
