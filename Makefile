@@ -64,11 +64,13 @@ run: install
 	$(PY) manage.py demo_data
 	$(PY) manage.py help_load_demo
 	$(PY) manage.py support_load_demo
+	$(PY) manage.py kyc_load_demo
 	@echo ""
 	@echo "  API docs:  http://127.0.0.1:$(PORT)/api/docs/"
 	@echo "  Admin:     http://127.0.0.1:$(PORT)/admin/  (admin@engipay.local / $$(cat var/demo-admin-password))"
 	@echo "             help editor: editor@engipay.local, same password (sees only the help center)"
 	@echo "             support agent: agent@engipay.local, same password (tickets, macros, chats)"
+	@echo "             KYC reviewers: reviewer@engipay.local, reviewer2@engipay.local, same password"
 	@echo "  Console:   http://127.0.0.1:$(PORT)/admin/support/console/  (support agents' live chat)"
 	@echo "  Health:    http://127.0.0.1:$(PORT)/api/health/"
 	@echo "  Websocket: ws://127.0.0.1:$(PORT)/ws/notifications/  (first message: {\"type\": \"auth\", \"token\": \"<access>\"})"

@@ -20,6 +20,7 @@ urlpatterns = [
     path("api/portfolio/", include("apps.portfolio.api.urls")),
     path("api/help/", include("apps.helpcenter.api.urls")),
     path("api/users/onboarding/", include("apps.onboarding.api.urls")),
+    path("api/users/kyc/", include("apps.kyc.api.urls")),
     path("api/support/", include("apps.support.api.urls")),
 ]
 

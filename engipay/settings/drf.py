@@ -27,6 +27,8 @@ REST_FRAMEWORK = {
         "email_address": env_str("THROTTLE_EMAIL_ADDRESS", "5/hour"),
         # New support tickets and ticket replies (they may carry uploads), per user.
         "support_write": env_str("THROTTLE_SUPPORT_WRITE", "20/min"),
+        # Identity submissions (each carries several documents), per user.
+        "kyc_submit": env_str("THROTTLE_KYC_SUBMIT", "10/hour"),
     },
     # Client IPs (throttling) come from X-Forwarded-For only behind this many trusted proxies.
     "NUM_PROXIES": env_int("NUM_PROXIES", 0, minimum=0),

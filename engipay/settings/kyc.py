@@ -37,6 +37,9 @@ KYC_LIMITS = env_json(
         "tier_2": {"daily": "10000", "monthly": "100000"},
     },
 )
+# A transfer is valued for the limits at the latest stored USD price of its asset if it is at most this old; with
+# no such price the transfer is refused (503 price_unavailable) rather than let through unvalued.
+KYC_PRICE_MAX_AGE_HOURS = env_int("KYC_PRICE_MAX_AGE_HOURS", 24, minimum=1)
 # Verification provider: "manual" (reviewers decide in the admin) or "sumsub" (vendor flow, signed webhook).
 KYC_PROVIDER = env_str("KYC_PROVIDER", "manual")
 SUMSUB_BASE_URL = env_str("SUMSUB_BASE_URL", "https://api.sumsub.com")

@@ -1,14 +1,8 @@
 from __future__ import annotations
 
-import io
-from typing import Any
-
-from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
@@ -19,6 +13,7 @@ from apps.support.selectors import tickets as selectors
 from apps.support.services import attachments as attachment_services
 from apps.support.services import tickets as services
 from engipay.api.pagination import paginator_for
+from engipay.api.parsers import WriteThrottle, bounded_parsers
 from engipay.api.validation import ErrorSerializer, validated
 
 from .ticket_serializers import (
@@ -32,45 +27,13 @@ from .ticket_serializers import (
 )
 
 
-class _BoundedBody:
-    """Refuse a body over SUPPORT_REQUEST_MAX_BYTES with 413 before parsing it. Django's own limit
-    (DATA_UPLOAD_MAX_MEMORY_SIZE) is not applied to DRF's JSON bodies, nor to multipart files."""
-
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: dict | None = None) -> Any:
-        limit = settings.SUPPORT_REQUEST_MAX_BYTES
-        meta = parser_context["request"].META if parser_context and "request" in parser_context else {}
-        try:
-            declared = int(meta.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            declared = 0
-        if declared > limit:
-            raise RequestDataTooBig("Ticket request body too large.")
-        if isinstance(self, JSONParser) and stream is not None:  # no length given (chunked): read at most limit
-            body = stream.read(limit + 1)
-            if len(body) > limit:
-                raise RequestDataTooBig("Ticket request body too large.")
-            stream = io.BytesIO(body)
-        return super().parse(stream, media_type, parser_context)  # type: ignore[misc]
-
-
-class BoundedJSONParser(_BoundedBody, JSONParser):
-    pass
-
-
-class BoundedMultiPartParser(_BoundedBody, MultiPartParser):
-    pass
-
-
-class SupportWriteThrottle(UserRateThrottle):
+class SupportWriteThrottle(WriteThrottle):
     """New tickets and replies per user (they carry uploads); reads are not counted."""
 
     scope = "support_write"
 
-    def allow_request(self, request: Any, view: Any) -> bool:
-        return request.method in ("GET", "HEAD", "OPTIONS") or super().allow_request(request, view)
 
-
-PARSERS = [BoundedJSONParser, BoundedMultiPartParser]
+PARSERS = bounded_parsers("SUPPORT_REQUEST_MAX_BYTES")
 THROTTLES = [UserRateThrottle, SupportWriteThrottle]
 ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 404: ErrorSerializer, 413: ErrorSerializer}
 CREATED = {

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
+
+from django.conf import settings
+from django.utils import timezone
 
 from apps.chains.clients import client_for
 from apps.chains.models import NATIVE_ADDRESS, Token, TokenDeployment
 from apps.chains.registry import ChainConfig, native_symbol
 from apps.prices.selectors import prices_current
-from engipay.api.errors import InvalidInput
+from engipay.api.errors import InvalidInput, UpstreamUnavailable
 
 
 @dataclass(frozen=True)
@@ -80,3 +84,22 @@ def usd_price(symbol: str) -> tuple[Decimal | None, str | None]:
     if quote is None or quote.stale:
         return None, None
     return quote.usd, quote.source
+
+
+def usd_value_for_limits(*, symbol: str, amount: Decimal) -> Decimal:
+    """The USD value of ``amount`` for the KYC limits: at the latest stored price up to KYC_PRICE_MAX_AGE_HOURS old
+    (a little stale is fine for a limit; none at all refuses the transfer rather than let it through unvalued)."""
+    quote = prices_current([symbol]).get(symbol.upper())
+    max_age = timedelta(hours=settings.KYC_PRICE_MAX_AGE_HOURS)
+    if quote is None or timezone.now() - quote.last_updated > max_age:
+        raise UpstreamUnavailable(
+            "price_unavailable",
+            f"There is no recent {symbol} price to check this transfer against your limits; try again shortly.",
+            {"asset": symbol},
+        )
+    return amount * quote.usd
+
+
+def limit_reference(network: str, tx_hash: str) -> str:
+    """The KYC limit usage of a transaction (apps.kyc.services.limits)."""
+    return f"tx:{network}:{tx_hash}"

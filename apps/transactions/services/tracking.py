@@ -21,10 +21,12 @@ from django.utils import timezone
 from apps.chains.clients import client_for
 from apps.chains.clients.base import Observation, Submission, TxStatus
 from apps.chains.registry import chain
+from apps.kyc.services.limits import limit_release
 from apps.notifications.services import notify
 from apps.transactions.models import ChainTransaction
 from engipay.api.errors import ApplicationError, ChainUnavailable
 
+from .assets import limit_reference
 from .events import event_record, notification_data
 
 logger = logging.getLogger(__name__)
@@ -112,6 +114,9 @@ def transaction_refresh_from_chain(*, transaction_id: UUID | str, context: Any =
         event_record(transaction=record, from_status=before, note=note)
     for status in _transitions(before, record.status):
         _notify(record, status)
+    if record.status in (Status.FAILED, Status.DROPPED) and before != record.status:
+        # Nothing moved: the transfer stops counting against the user's KYC limits.
+        limit_release(reference=limit_reference(record.network, record.tx_hash))
     return record
 
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
 from channels.testing import WebsocketCommunicator
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from tests.helpers import Signer, wallet_sign_in
@@ -49,6 +52,40 @@ class Party:
 
     def status(self, tx_hash: str):
         return self.client.get(f"/api/transactions/{tx_hash}/status")
+
+
+LIMIT_PRICE_AGE = timedelta(hours=3)
+
+
+@pytest.fixture(autouse=True)
+def limit_prices(request) -> Iterator[None]:
+    """Every token gets a USD price of 1, stored 3 hours ago: recent enough to value a transfer for the KYC limits
+    (KYC_PRICE_MAX_AGE_HOURS), too old to be "the price at the time" of a transaction (value_usd stays null unless a
+    test stores one). Tokens created during the test (registry loads, deployed ERC-20s) get one as they appear."""
+    database = next((name for name in ("transactional_db", "db") if name in request.fixturenames), None)
+    if database is None:
+        yield
+        return
+    from django.db.models.signals import post_save
+
+    from apps.chains.models import Token
+    from apps.prices.models import AssetPrice
+
+    def price(token: Token) -> None:
+        AssetPrice.objects.create(
+            token=token, price_usd=Decimal(1), source="coingecko", observed_at=timezone.now() - LIMIT_PRICE_AGE
+        )
+
+    def on_save(sender, instance, created, **kwargs) -> None:
+        if created:
+            price(instance)
+
+    request.getfixturevalue(database)
+    for token in Token.objects.filter(prices__isnull=True):
+        price(token)
+    post_save.connect(on_save, sender=Token, dispatch_uid="limit_prices")
+    yield
+    post_save.disconnect(sender=Token, dispatch_uid="limit_prices")
 
 
 @pytest.fixture

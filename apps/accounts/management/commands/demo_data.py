@@ -21,7 +21,13 @@ from apps.accounts.models import User
 from apps.notifications.services import notify
 
 DEV_MNEMONIC = "test test test test test test test test test test test junk"
-STAFF = [("editor@engipay.local", "Help editors"), ("agent@engipay.local", "Support agents")]
+STAFF = [
+    ("editor@engipay.local", "Help editors"),
+    ("agent@engipay.local", "Support agents"),
+    # Two reviewers: a tier_2 approval needs a second one (four-eyes).
+    ("reviewer@engipay.local", "KYC reviewers"),
+    ("reviewer2@engipay.local", "KYC reviewers"),
+]
 ADMIN_EMAIL = "admin@engipay.local"
 DEMO_DOMAIN = "demo.engipay.local"
 
