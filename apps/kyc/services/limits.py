@@ -63,13 +63,18 @@ def tier_limits(level: str) -> tuple[Decimal, Decimal]:
     return Decimal(str(config["daily"])), Decimal(str(config["monthly"]))
 
 
+def _total(usage) -> Decimal:
+    total = usage.aggregate(total=Sum("usd_amount"))["total"]
+    return Decimal(0).quantize(CENT) if total is None else Decimal(total).quantize(CENT)
+
+
 def limits_for(user, *, now=None) -> Limits:
     now = now or timezone.now()
     level = level_for(user)
     daily, monthly = tier_limits(level)
     live = LimitUsage.objects.filter(user=user, released_at__isnull=True)
-    used_monthly = live.filter(created_at__gt=now - MONTH).aggregate(total=Sum("usd_amount"))["total"] or Decimal(0)
-    used_daily = live.filter(created_at__gt=now - DAY).aggregate(total=Sum("usd_amount"))["total"] or Decimal(0)
+    used_monthly = _total(live.filter(created_at__gt=now - MONTH))
+    used_daily = _total(live.filter(created_at__gt=now - DAY))
     return Limits(level=level, daily=daily, monthly=monthly, used_daily=used_daily, used_monthly=used_monthly)
 
 

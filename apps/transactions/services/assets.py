@@ -86,7 +86,7 @@ def usd_price(symbol: str) -> tuple[Decimal | None, str | None]:
     return quote.usd, quote.source
 
 
-def usd_value_for_limits(*, symbol: str, amount: Decimal) -> Decimal:
+def usd_value_for_limits(*, symbol: str, amount: Decimal | str) -> Decimal:
     """The USD value of ``amount`` for the KYC limits: at the latest stored price up to KYC_PRICE_MAX_AGE_HOURS old
     (a little stale is fine for a limit; none at all refuses the transfer rather than let it through unvalued)."""
     quote = prices_current([symbol]).get(symbol.upper())
@@ -97,7 +97,7 @@ def usd_value_for_limits(*, symbol: str, amount: Decimal) -> Decimal:
             f"There is no recent {symbol} price to check this transfer against your limits; try again shortly.",
             {"asset": symbol},
         )
-    return amount * quote.usd
+    return Decimal(amount) * quote.usd
 
 
 def limit_reference(network: str, tx_hash: str) -> str:

@@ -4,6 +4,7 @@ chain client's (``decode_signed``, ``send``, ``lookup``)."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
@@ -15,12 +16,24 @@ from apps.chains.clients import client_for
 from apps.chains.clients.base import Submission
 from apps.chains.registry import ChainConfig, chain, native_symbol
 from apps.chains.units import from_base_units, to_base_units
+from apps.kyc.services.limits import limit_record, limit_reference_move, limit_release
+from apps.kyc.services.screening import address_screen
 from apps.notifications.services import notify
 from apps.transactions.models import ChainTransaction
-from engipay.api.errors import InvalidInput, StateConflict
+from engipay.api.errors import InvalidInput, StateConflict, UpstreamUnavailable
 
-from .assets import AssetOnChain, asset_by_contract, asset_on_chain, native_asset, wallets_of
+from .assets import (
+    AssetOnChain,
+    asset_by_contract,
+    asset_on_chain,
+    limit_reference,
+    native_asset,
+    usd_value_for_limits,
+    wallets_of,
+)
 from .events import event_record, notification_data
+
+logger = logging.getLogger(__name__)
 
 
 def transaction_broadcast(
@@ -28,6 +41,8 @@ def transaction_broadcast(
 ) -> tuple[ChainTransaction, bool]:
     """Validate and send a signed transaction. Returns (record, created); the same transaction again → its record."""
     config = chain(network)
+    # AML (apps/kyc): a sanctioned recipient → 403 sanctioned_address, before anything is sent.
+    address_screen(user=user, address=to_address, chain_kind=config.kind, context="transaction_broadcast")
     client = client_for(config)
     requested = asset_on_chain(config=config, symbol=asset)
     submission = client.decode_signed(signed_transaction)
@@ -38,8 +53,18 @@ def transaction_broadcast(
         if existing.user_id != user.pk:  # cannot happen while a wallet has one owner; never show another's row
             raise StateConflict("transaction_recorded_elsewhere", "This transaction is recorded for another account.")
         return existing, False
-    sent = client.send(submission)
+    # KYC (apps/kyc): counted against the user's limits before it is sent (403 kyc_limit_exceeded), released if
+    # the network refuses it.
+    reference = limit_reference(config.key, submission.tx_hash)
+    usd_value = usd_value_for_limits(symbol=requested.token.symbol, amount=Decimal(amount))
+    limit_record(user=user, usd_amount=usd_value, reference=reference, kind="transaction")
+    try:
+        sent = client.send(submission)
+    except BaseException:
+        limit_release(reference=reference)
+        raise
     if sent != submission.tx_hash:  # the network's own hash is the one to follow
+        limit_reference_move(old=reference, new=limit_reference(config.key, sent))
         submission = replace(submission, tx_hash=sent)
     return _record(user=user, config=config, submission=submission, asset=requested)
 
@@ -77,7 +102,34 @@ def transaction_track_hash(
         token = _moved_asset(config, submission)
         if token is None or submission.recipient is None or submission.amount_base is None:
             raise InvalidInput("unsupported_transaction", "Only native coin and token transfers can be tracked.")
-    return _record(user=user, config=config, submission=submission, asset=token)
+    # AML (apps/kyc): the transfer already happened on chain, so tracking it is not refused (the record is part
+    # of the evidence); a sanctioned recipient opens an AML case for reviewers.
+    address_screen(
+        user=user, address=submission.recipient, chain_kind=config.kind, context="transaction_track", block=False
+    )
+    record, created = _record(user=user, config=config, submission=submission, asset=token)
+    if created:
+        _count_tracked(record, config=config, token=token)
+    return record, created
+
+
+def _count_tracked(record: ChainTransaction, *, config: ChainConfig, token: AssetOnChain) -> None:
+    """A transfer the wallet sent itself has happened: it counts against the limits, unrefused (the next
+    prepare sees less allowance). Without a price it cannot be valued, which is logged, not an error."""
+    try:
+        usd_value = usd_value_for_limits(
+            symbol=token.token.symbol, amount=from_base_units(int(record.amount_base), token.decimals)
+        )
+    except UpstreamUnavailable:
+        logger.warning("No price to count tracked transaction %s against %s's limits", record.tx_hash, record.user_id)
+        return
+    limit_record(
+        user=record.user,
+        usd_amount=usd_value,
+        reference=limit_reference(config.key, record.tx_hash),
+        kind="transaction",
+        enforce=False,
+    )
 
 
 def _moved_asset(config: ChainConfig, submission: Submission) -> AssetOnChain | None:

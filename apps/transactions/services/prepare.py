@@ -10,8 +10,10 @@ from apps.chains.clients import client_for
 from apps.chains.clients.base import AssetRef, TransferIntent
 from apps.chains.registry import chain
 from apps.chains.units import from_base_units, to_base_units
+from apps.kyc.services import check_limit
+from apps.kyc.services.screening import address_screen
 
-from .assets import AssetOnChain, asset_on_chain, sender_for, usd_price
+from .assets import AssetOnChain, asset_on_chain, sender_for, usd_price, usd_value_for_limits
 
 
 def asset_ref(asset: AssetOnChain) -> AssetRef:
@@ -23,9 +25,15 @@ def transaction_prepare(
 ) -> dict[str, Any]:
     """The unsigned transaction and its fee estimate. Refuses an amount or fee the sender cannot pay."""
     config = chain(network)
+    # AML (apps/kyc): a sanctioned recipient → 403 sanctioned_address, before anything is built.
+    address_screen(user=user, address=to_address, chain_kind=config.kind, context="transaction_prepare")
     token = asset_on_chain(config=config, symbol=asset)
     amount_base = to_base_units(amount, token.decimals)
     sender = sender_for(user=user, from_address=from_address, chain_kind=config.kind)
+    # KYC (apps/kyc): the transfer must fit the user's tier limits → 403 kyc_limit_exceeded with what remains.
+    check_limit(
+        user, usd_value_for_limits(symbol=token.token.symbol, amount=from_base_units(amount_base, token.decimals))
+    )
     prepared = client_for(config).prepare_transfer(
         TransferIntent(sender=sender, recipient=to_address, asset=asset_ref(token), amount_base=amount_base)
     )
