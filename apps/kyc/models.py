@@ -204,7 +204,11 @@ class KycAuditEvent(models.Model):
         "AmlCase", null=True, blank=True, on_delete=models.PROTECT, related_name="audit_events"
     )
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
         help_text="Empty for the system (provider webhooks, retention, screening).",
     )
     action = models.CharField(max_length=32, choices=Action.choices, db_index=True)

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from apps.accounts import addresses, starknet_proof, walletproof
+from apps.accounts import addresses, hooks, starknet_proof, walletproof
 from apps.accounts.models import WALLET_CHAIN_KIND, ChainKind, SignInNonce, User, Wallet, WalletType
 from engipay.api.errors import Forbidden, InvalidInput, StateConflict, Unauthenticated
 
@@ -128,7 +128,6 @@ def _verified_starknet(address: str, message, signature, domains: set[str], depl
     return verified.nonce
 
 
-@transaction.atomic
 def wallet_sign_in(
     *,
     wallet_address: str,
@@ -138,7 +137,10 @@ def wallet_sign_in(
     request_host: str,
     account_deployment: dict | None = None,
 ) -> tuple[User, bool]:
-    """Sign in with a wallet, creating the user on first sign-in. Returns (user, created)."""
+    """Sign in with a wallet, creating the user on first sign-in. Returns (user, created).
+
+    The proof is checked (its nonce used up by one conditional UPDATE) and a new wallet screened before the
+    transaction opens: a screener's records (an AML case) must not roll back with the refused sign-up."""
     chain_kind, address = _verified_address(
         wallet_address=wallet_address,
         wallet_type=wallet_type,
@@ -147,6 +149,13 @@ def wallet_sign_in(
         request_host=request_host,
         account_deployment=account_deployment,
     )
+    if not Wallet.objects.filter(chain_kind=chain_kind, address=address).exists():
+        hooks.screen_wallet(user=None, chain_kind=chain_kind, address=address, context="wallet_sign_in")
+    return _wallet_sign_in_verified(chain_kind=chain_kind, address=address, wallet_type=wallet_type)
+
+
+@transaction.atomic
+def _wallet_sign_in_verified(*, chain_kind: str, address: str, wallet_type: str) -> tuple[User, bool]:
     now = timezone.now()
     wallet = (
         Wallet.objects.select_for_update().select_related("user").filter(chain_kind=chain_kind, address=address).first()
@@ -173,7 +182,6 @@ def wallet_sign_in(
     return user, created
 
 
-@transaction.atomic
 def wallet_link(
     *,
     user: User,
@@ -184,6 +192,7 @@ def wallet_link(
     request_host: str,
     account_deployment: dict | None = None,
 ) -> Wallet:
+    """Link a verified wallet to ``user``. Screened before the transaction opens (see ``wallet_sign_in``)."""
     chain_kind, address = _verified_address(
         wallet_address=wallet_address,
         wallet_type=wallet_type,
@@ -192,6 +201,12 @@ def wallet_link(
         request_host=request_host,
         account_deployment=account_deployment,
     )
+    hooks.screen_wallet(user=user, chain_kind=chain_kind, address=address, context="wallet_link")
+    return _wallet_link_verified(user=user, chain_kind=chain_kind, address=address, wallet_type=wallet_type)
+
+
+@transaction.atomic
+def _wallet_link_verified(*, user: User, chain_kind: str, address: str, wallet_type: str) -> Wallet:
     existing = Wallet.objects.filter(chain_kind=chain_kind, address=address).first()
     if existing is not None:
         if existing.user_id == user.id:
