@@ -21,6 +21,7 @@ urlpatterns = [
     path("api/help/", include("apps.helpcenter.api.urls")),
     path("api/users/onboarding/", include("apps.onboarding.api.urls")),
     path("api/users/kyc/", include("apps.kyc.api.urls")),
+    path("api/webhooks/kyc/", include("apps.kyc.api.webhook_urls")),
     path("api/support/", include("apps.support.api.urls")),
 ]
 

@@ -53,4 +53,6 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Identity documents of decided submissions past KYC_DOCUMENT_RETENTION_DAYS are deleted (decisions stay).
     "kyc-documents-purge": {"task": "kyc.documents_purge", "schedule": 6 * 3600},
+    # Vendor submissions whose upload never finished (worker lost, vendor down past the retries) are queued again.
+    "kyc-provider-sweep": {"task": "kyc.provider_sweep", "schedule": 600, "options": {"expires": 600}},
 }

@@ -52,6 +52,9 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": r"/api/",
     "ENUM_NAME_OVERRIDES": {
         "SupportPriorityEnum": "apps.support.models.Priority",
-        "SupportTicketStatusEnum": ["open", "pending", "resolved", "closed"],
+        "SupportTicketStatusEnum": "apps.support.models.Ticket.Status",
+        "KycStatusEnum": "apps.accounts.models.User.KycStatus",
+        "KycSubmissionStatusEnum": "apps.kyc.models.KycSubmission.Status",
+        "KycLevelEnum": "apps.kyc.models.Level",
     },
 }

@@ -35,6 +35,8 @@ from .serializers import (
 )
 
 ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 429: ErrorSerializer}
+# A wallet on a sanctions list cannot sign up or be linked (apps/kyc screening).
+WALLET_ERRORS = {**ERRORS, 403: ErrorSerializer}
 SIWE_EXAMPLE = OpenApiExample(
     "MetaMask with a SIWE message",
     value={
@@ -118,7 +120,7 @@ class WalletConnectView(APIView):
         tags=["auth"],
         request=WalletProofInput,
         examples=[SIWE_EXAMPLE, STARKNET_EXAMPLE, BITCOIN_EXAMPLE],
-        responses={200: AuthOutput, **ERRORS},
+        responses={200: AuthOutput, **WALLET_ERRORS},
         summary="Sign in with a wallet (proof required)",
     )
     def post(self, request: Request) -> Response:
@@ -220,7 +222,7 @@ class WalletLinkView(APIView):
         tags=["auth"],
         request=WalletProofInput,
         examples=[SIWE_EXAMPLE, STARKNET_EXAMPLE, BITCOIN_EXAMPLE],
-        responses={201: WalletOutput, **ERRORS, 409: ErrorSerializer},
+        responses={201: WalletOutput, **WALLET_ERRORS, 409: ErrorSerializer},
         summary="Link a further wallet to the signed-in user (its own signed message)",
     )
     def post(self, request: Request) -> Response:

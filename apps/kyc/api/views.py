@@ -13,11 +13,11 @@ from apps.kyc import selectors
 from apps.kyc.models import KycSubmission, Level
 from apps.kyc.services.limits import limits_for
 from apps.kyc.services.submissions import (
-    REJECT_REASONS,
     estimated_completion,
     kyc_submission_create,
     level_rank,
     reject_reason_messages,
+    rejection_is_final,
     required_documents,
 )
 from engipay.api.errors import InvalidInput
@@ -127,7 +127,7 @@ def kyc_status_body(user) -> dict[str, Any]:
         KycSubmission.Status.REJECTED,
         KycSubmission.Status.RESUBMISSION_REQUIRED,
     )
-    final = refused and any(REJECT_REASONS.get(code, {}).get("final") for code in latest.reject_reasons)
+    final = latest is not None and rejection_is_final(latest)
     level = verification.level if verification is not None else Level.TIER_0
     return {
         "kyc_id": latest.pk if latest is not None else None,

@@ -121,12 +121,19 @@ def _resubmission_allowed(user) -> None:
             "Your identity verification is already being processed; wait for its result.",
             {"kyc_id": latest.id, "status": latest.status},
         )
-    if latest.status == KycSubmission.Status.REJECTED and any(
-        REJECT_REASONS.get(code, {}).get("final") for code in latest.reject_reasons
-    ):
+    if rejection_is_final(latest):
         raise StateConflict(
             "resubmission_not_allowed", "This verification cannot be retried. Please contact support.", {}
         )
+
+
+def rejection_is_final(submission: KycSubmission) -> bool:
+    """A rejection that allows no new submission: a final reason, or the vendor's own FINAL verdict."""
+    if submission.status != KycSubmission.Status.REJECTED:
+        return False
+    if (submission.provider_result or {}).get("review_reject_type") == "FINAL":
+        return True
+    return any(REJECT_REASONS.get(code, {}).get("final") for code in submission.reject_reasons)
 
 
 def kyc_submission_create(

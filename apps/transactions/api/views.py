@@ -20,7 +20,40 @@ from .serializers import (
     TransactionPageOutput,
 )
 
-ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 503: ErrorSerializer}
+ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer, 503: ErrorSerializer}
+LIMIT_EXCEEDED = OpenApiExample(
+    "Over the KYC limit",
+    value={
+        "error": {
+            "code": "kyc_limit_exceeded",
+            "message": "This would pass your daily limit of 1000 USD; 200.00 USD remains. Verify your identity to "
+            "raise your limits.",
+            "details": {
+                "verification_level": "tier_0",
+                "daily_limit": 1000,
+                "monthly_limit": 5000,
+                "daily_remaining": 200.00,
+                "monthly_remaining": 4200.00,
+                "requested_usd": 640.50,
+            },
+        }
+    },
+    response_only=True,
+    status_codes=["403"],
+)
+SANCTIONED = OpenApiExample(
+    "Sanctioned recipient",
+    value={
+        "error": {"code": "sanctioned_address", "message": "This address cannot be used with EngiPay.", "details": {}}
+    },
+    response_only=True,
+    status_codes=["403"],
+)
+LIMITS_NOTE = (
+    " The recipient is screened against sanctions lists (403 `sanctioned_address`) and the amount's USD value must "
+    "fit your KYC tier's limits (403 `kyc_limit_exceeded`; 503 `price_unavailable` when the asset has no recent "
+    "price to value it)."
+)
 HASH = "0x5c504ed432cb51138bcf09aa5e8a410dd4a1e204ef84bfed1be16dfba1b22060"
 
 PREPARE_EXAMPLE = OpenApiExample(
@@ -85,9 +118,10 @@ class TransactionPrepareView(APIView):
     @extend_schema(
         tags=["transactions"],
         summary="Build an unsigned EIP-1559 transaction and its fee estimate (nothing is stored)",
+        description="Nothing is stored." + LIMITS_NOTE,
         request=PrepareInput,
         responses={200: PrepareOutput, **ERRORS},
-        examples=[PREPARE_EXAMPLE],
+        examples=[PREPARE_EXAMPLE, LIMIT_EXCEEDED, SANCTIONED],
     )
     def post(self, request: Request) -> Response:
         data = validated(PrepareInput, request.data)
@@ -99,10 +133,11 @@ class TransactionBroadcastView(APIView):
     @extend_schema(
         tags=["transactions"],
         summary="Send a signed transaction (or record one the wallet sent); idempotent on the hash",
-        description="201 when recorded now, 200 when this transaction was already recorded.",
+        description="201 when recorded now, 200 when this transaction was already recorded. A signed transaction "
+        "counts against your KYC limits when it is sent (a failed or dropped one stops counting)." + LIMITS_NOTE,
         request=BroadcastInput,
         responses={200: BroadcastOutput, 201: BroadcastOutput, **ERRORS},
-        examples=[BROADCAST_EXAMPLE, BROADCAST_RESPONSE],
+        examples=[BROADCAST_EXAMPLE, BROADCAST_RESPONSE, LIMIT_EXCEEDED, SANCTIONED],
     )
     def post(self, request: Request) -> Response:
         data = validated(BroadcastInput, request.data)
