@@ -132,6 +132,7 @@ class KycSubmission(models.Model):
 
     class Meta:
         ordering = ["created_at"]
+        verbose_name = "KYC submission"
         constraints = [
             models.UniqueConstraint(
                 fields=["user"], condition=Q(status__in=["pending", "in_review"]), name="kyc_one_open_submission"
@@ -172,6 +173,7 @@ class KycDocument(models.Model):
 
     class Meta:
         ordering = ["submission", "kind"]
+        verbose_name = "KYC document"
         constraints = [models.UniqueConstraint(fields=["submission", "kind"], name="kyc_one_document_per_kind")]
 
     def __str__(self) -> str:
@@ -218,6 +220,7 @@ class KycAuditEvent(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        verbose_name = "KYC audit event"
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} by {self.actor or 'system'} at {self.created_at:%Y-%m-%d %H:%M}"
@@ -269,6 +272,7 @@ class SanctionsList(models.Model):
 
     class Meta:
         ordering = ["-loaded_at"]
+        verbose_name = "sanctions list"
         constraints = [models.UniqueConstraint(fields=["source", "sha256"], name="kyc_sanctions_list_once")]
 
     def __str__(self) -> str:
@@ -287,6 +291,7 @@ class SanctionedAddress(models.Model):
 
     class Meta:
         ordering = ["sanctions_list", "ticker", "normalized"]
+        verbose_name_plural = "sanctioned addresses"
 
     def __str__(self) -> str:
         return f"{self.ticker} {self.address}"
