@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
-from apps.kyc.models import KycAuditEvent, KycSubmission, Verification
+from apps.kyc.models import KycAuditEvent, KycSubmission, Level, Verification
 from apps.notifications.services import notify
 from engipay.api.errors import Forbidden, InvalidInput, StateConflict
 
@@ -223,3 +223,65 @@ def kyc_submission_request_resubmission(
         status=Status.RESUBMISSION_REQUIRED,
         ip_address=ip_address,
     )
+
+
+@transaction.atomic
+def kyc_verification_revoke(
+    *,
+    submission: KycSubmission,
+    reviewer=None,
+    reasons: list[str],
+    message: str = "",
+    note: str = "",
+    ip_address: str | None = None,
+) -> KycSubmission:
+    """verified → rejected: a verdict reversed after the fact (the vendor's later RED, a reviewer finding fraud).
+    The user's level falls back to their latest other verified submission (tier_0 if none)."""
+    codes = _reasons(reasons, message)
+    submission = _locked(submission)
+    if submission.status != Status.VERIFIED:
+        raise _conflict(submission, "revoke")
+    submission.reject_reasons = codes
+    submission.reviewer_message = message.strip()
+    if note:
+        submission.internal_note = note
+    _decided(
+        submission,
+        status=Status.REJECTED,
+        reviewer=reviewer,
+        fields=["reject_reasons", "reviewer_message", "internal_note"],
+    )
+    verification = Verification.objects.select_for_update().filter(user=submission.user).first()
+    fallback = (
+        KycSubmission.objects.filter(user=submission.user, status=Status.VERIFIED)
+        .exclude(pk=submission.pk)
+        .order_by("-decided_at")
+        .first()
+    )
+    if verification is not None:
+        verification.level = fallback.requested_level if fallback is not None else Level.TIER_0
+        verification.submission = fallback
+        verification.verified_at = fallback.decided_at if fallback is not None else None
+        verification.save()
+    kyc_audit_record(
+        action=KycAuditEvent.Action.REJECTED,
+        actor=reviewer,
+        submission=submission,
+        details={
+            "revoked": True,
+            "reasons": codes,
+            "message": submission.reviewer_message,
+            "level": verification.level if verification is not None else Level.TIER_0,
+            **({"note": note} if note else {}),
+        },
+        ip_address=ip_address,
+    )
+    notify(
+        user=submission.user,
+        kind="kyc_rejected",
+        title="Identity verification withdrawn",
+        message=" ".join(item["message"] for item in reject_reason_messages(codes))
+        + (f" {submission.reviewer_message}" if submission.reviewer_message else ""),
+        data={"kyc_id": submission.pk, "status": Status.REJECTED, "reasons": codes, "revoked": True},
+    )
+    return submission

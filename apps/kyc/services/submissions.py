@@ -131,7 +131,8 @@ def rejection_is_final(submission: KycSubmission) -> bool:
     """A rejection that allows no new submission: a final reason, or the vendor's own FINAL verdict."""
     if submission.status != KycSubmission.Status.REJECTED:
         return False
-    if (submission.provider_result or {}).get("review_reject_type") == "FINAL":
+    vendor_review = (submission.provider_result or {}).get("review") or {}
+    if vendor_review.get("review_reject_type") == "FINAL":
         return True
     return any(REJECT_REASONS.get(code, {}).get("final") for code in submission.reject_reasons)
 

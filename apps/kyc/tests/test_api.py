@@ -440,3 +440,16 @@ def test_limit_amounts_must_be_decimals(alice):
         check_limit(alice, Decimal("NaN"))
     with pytest.raises(InvalidInput):
         check_limit(alice, 10.5)  # type: ignore[arg-type]
+
+
+def test_a_verification_can_be_revoked_and_the_level_falls_back(alice, make_submission, reviewer, api_client_for):
+    tier_1 = review.kyc_submission_approve(submission=make_submission(alice), reviewer=reviewer)
+    with pytest.raises(StateConflict):  # only a verified submission can be revoked
+        review.kyc_verification_revoke(
+            submission=make_submission(alice, proof_of_address=True), reviewer=reviewer, reasons=["suspected_fraud"]
+        )
+    review.kyc_verification_revoke(submission=tier_1, reviewer=reviewer, reasons=["suspected_fraud"])
+    body = status_of(api_client_for, alice)
+    assert body["verification_level"] == "tier_0"
+    assert body["verified_at"] is None
+    assert Notification.objects.filter(user=alice, kind="kyc_rejected", data__revoked=True).exists()

@@ -364,17 +364,27 @@ def test_an_older_review_after_a_newer_one_is_stored_but_not_applied(alice, sent
     assert not Notification.objects.filter(user=alice, kind="kyc_rejected").exists()
 
 
-def test_a_newer_red_after_green_is_kept_for_reviewers_but_cannot_undo_the_verification(sent, sumsub, api_client):
+def test_a_newer_red_after_green_withdraws_the_verification(alice, sent, sumsub, api_client, api_client_for):
     first = "2026-01-02 10:00:00.500"
     review(api_client, sumsub, sent, created_at_ms=first, reviewAnswer="GREEN")
+    assert api_client_for(alice).get("/api/users/kyc/status").json()["verification_level"] == "tier_1"
     after = review(
-        api_client, sumsub, sent, created_at_ms=later(first, 60), reviewAnswer="RED", reviewRejectType="FINAL"
+        api_client,
+        sumsub,
+        sent,
+        created_at_ms=later(first, 60),
+        reviewAnswer="RED",
+        reviewRejectType="RETRY",
+        rejectLabels=["FORGERY"],
     )
-    assert after["verdict"] == "conflict"
+    assert after["verdict"] == "applied"
     sent.refresh_from_db()
-    assert sent.status == KycSubmission.Status.VERIFIED
-    results = KycAuditEvent.objects.filter(submission=sent, action=KycAuditEvent.Action.PROVIDER_RESULT)
-    assert sorted(e.details["verdict"] for e in results) == ["applied", "conflict"]
+    assert sent.status == KycSubmission.Status.REJECTED
+    status = api_client_for(alice).get("/api/users/kyc/status").json()
+    assert (status["status"], status["verification_level"]) == ("rejected", "tier_0")
+    assert Notification.objects.filter(user=alice, kind="kyc_rejected", data__revoked=True).exists()
+    revoked = KycAuditEvent.objects.get(submission=sent, action=KycAuditEvent.Action.REJECTED)
+    assert revoked.details["revoked"] is True
 
 
 def test_an_event_for_an_unknown_applicant_is_stored_and_acknowledged(sent, sumsub, api_client):
@@ -438,20 +448,12 @@ def test_without_credentials_the_task_fails_at_once_without_retrying(alice, sums
     assert sumsub.state.requests == []
 
 
-def test_a_new_submission_after_a_final_vendor_rejection_is_refused_by_the_vendor_and_stays_pending(
-    alice, sent, sumsub, submit, api_client, django_capture_on_commit_callbacks
-):
-    # FINAL with a label we map to a non-final reason: our rules let the user submit again, Sumsub does not.
+def test_no_new_submission_after_a_final_vendor_rejection(alice, sent, sumsub, submit, api_client, api_client_for):
+    # FINAL with a label we map to a non-final reason: the vendor's FINAL decides.
     review(api_client, sumsub, sent, reviewAnswer="RED", reviewRejectType="FINAL", rejectLabels=["LOW_QUALITY"])
-    with django_capture_on_commit_callbacks(execute=False):
-        response = submit(alice)
-    assert response.status_code == 201, response.content
-    result = provider_submit.apply(args=[response.json()["kyc_id"]])
-    assert isinstance(result.result, UpstreamError)
-    assert result.result.code == "provider_error"
-    again = KycSubmission.objects.get(pk=response.json()["kyc_id"])
-    assert again.status == KycSubmission.Status.PENDING
-    assert "check_requested_at" not in again.provider_result
+    assert api_client_for(alice).get("/api/users/kyc/status").json()["can_submit"] is False
+    assert_error(submit(alice), 409, "resubmission_not_allowed")
+    assert KycSubmission.objects.filter(user=alice).count() == 1
 
 
 @pytest.mark.parametrize(

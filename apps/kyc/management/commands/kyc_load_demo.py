@@ -64,5 +64,5 @@ class Command(BaseCommand):
                 },
             )
             if approve and reviewer is not None:
-                kyc_submission_approve(submission=submission, reviewer=reviewer, note="Demo data.")
+                submission = kyc_submission_approve(submission=submission, reviewer=reviewer, note="Demo data.")
             self.stdout.write(f"Demo KYC submission {submission.pk} for {name}: {submission.status}.")

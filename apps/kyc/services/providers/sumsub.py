@@ -461,8 +461,9 @@ def _verdict_summary(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def _review_apply(submission: KycSubmission, payload: dict[str, Any]) -> str:
-    """GREEN → verified; RED+RETRY → resubmission_required; other RED → rejected. A decision the submission's
-    state does not allow (e.g. RED after it was verified) is kept for reviewers and not applied."""
+    """GREEN → verified; RED+RETRY → resubmission_required; other RED → rejected; RED after GREEN → the
+    verification is withdrawn. A decision the submission's state does not allow (e.g. GREEN after a rejection) is
+    kept for reviewers and not applied."""
     summary = _verdict_summary(payload)
     answer = summary["review_answer"]
     if answer not in ("GREEN", "RED"):
@@ -472,11 +473,14 @@ def _review_apply(submission: KycSubmission, payload: dict[str, Any]) -> str:
             if answer == "GREEN":
                 review.kyc_submission_approve(submission=submission, reviewer=None)
             else:
-                refuse = (
-                    review.kyc_submission_request_resubmission
-                    if summary["review_reject_type"] == "RETRY"
-                    else review.kyc_submission_reject
-                )
+                if submission.status == KycSubmission.Status.VERIFIED:
+                    # Sumsub may send a RED after a GREEN (docs: "several final webhooks"): the verification is
+                    # withdrawn, whatever the reject type.
+                    refuse = review.kyc_verification_revoke
+                elif summary["review_reject_type"] == "RETRY":
+                    refuse = review.kyc_submission_request_resubmission
+                else:
+                    refuse = review.kyc_submission_reject
                 codes = reject_reasons_for(summary["reject_labels"])
                 message = summary["moderation_comment"] or (_FALLBACK_MESSAGE if codes == ["other"] else "")
                 refuse(
