@@ -29,6 +29,9 @@ from typing import Any
 
 from django.core.files.uploadedfile import UploadedFile
 from PIL import Image, ImageOps
+from pypdf import PdfReader, PdfWriter
+from pypdf.errors import PyPdfError
+from pypdf.generic import NameObject
 
 from engipay.api.errors import InvalidInput
 
@@ -121,6 +124,8 @@ class UploadPolicy:
     min_side: int | None = None
     max_side: int | None = None
     refuse_polyglots: bool = False
+    # Rewrite PDFs without their document information dictionary and XMP metadata (author, software, dates).
+    strip_pdf_metadata: bool = False
 
     def refuse(self, reason: str, message: str, **details: Any) -> InvalidInput:
         code = self.codes.get(reason, f"{self.code_prefix}_{reason}")
@@ -170,7 +175,28 @@ def upload_prepare(item: Any, *, policy: UploadPolicy) -> PreparedFile:
         return _reencode_image(content, sniffed, name, policy)
     if sniffed == PDF:
         _check_pdf(content, policy)
+        if policy.strip_pdf_metadata:
+            content = _pdf_without_metadata(content, policy)
     return PreparedFile(content=content, content_type=sniffed, original_name=name)
+
+
+def _pdf_without_metadata(content: bytes, policy: UploadPolicy) -> bytes:
+    """The PDF written again by pypdf without /Info and without the document's and pages' XMP streams. It is
+    checked (active content, polyglots) before this, and what pypdf cannot read is refused as invalid."""
+    try:
+        writer = PdfWriter(clone_from=PdfReader(io.BytesIO(content), strict=False))
+        writer.metadata = None
+        writer.xmp_metadata = None
+        for page in writer.pages:
+            page.pop(NameObject("/Metadata"), None)
+        writer.compress_identical_objects(
+            remove_duplicates=False, remove_unreferenced=True
+        )  # the dropped metadata objects are not written
+        output = io.BytesIO()
+        writer.write(output)
+    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, RecursionError, zlib.error):
+        raise policy.refuse("invalid", f"The {policy.noun} is not a readable PDF.") from None
+    return output.getvalue()
 
 
 def _too_large(policy: UploadPolicy) -> InvalidInput:

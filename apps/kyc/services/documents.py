@@ -56,6 +56,7 @@ def document_policy(*, kind: str) -> UploadPolicy:
         codes=CODES,
         details={"field": FIELD_NAMES[kind]},
         refuse_polyglots=True,
+        strip_pdf_metadata=True,
     )
 
 

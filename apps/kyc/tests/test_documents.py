@@ -112,11 +112,24 @@ def zip_bytes() -> bytes:
 
 
 def pdf(body: bytes = b"", tail: bytes = b"") -> bytes:
+    """A well-formed PDF (cross-reference table and startxref, as real files have) with ``body`` objects added."""
+    head = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n"
+    objects = [
+        b"1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n",
+        b"2 0 obj\n<< /Type /Pages /Kids [] /Count 0 >>\nendobj\n",
+    ]
+    offsets, position = [], len(head)
+    for item in objects:
+        offsets.append(position)
+        position += len(item)
+    xref = b"xref\n0 3\n0000000000 65535 f \n" + b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    start = position + len(body)
     return (
-        b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n"
-        b"2 0 obj\n<< /Type /Pages /Kids [] /Count 0 >>\nendobj\n"
+        head
+        + b"".join(objects)
         + body
-        + b"trailer\n<< /Root 1 0 R >>\n%%EOF\n"
+        + xref
+        + b"trailer\n<< /Size 3 /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % start
         + tail
     )
 
@@ -500,3 +513,30 @@ def test_retention_of_zero_days_purges_at_the_decision(private_root, make_submis
 def test_the_purge_task_is_scheduled(settings):
     assert tasks.kyc_documents_purge.name == "kyc.documents_purge"
     assert "kyc.documents_purge" in {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+
+
+def test_pdf_metadata_is_stripped():
+    """A real PDF (made by pypdf) with an /Info dictionary and an XMP stream comes out without either."""
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter()
+    writer.add_blank_page(width=595, height=842)
+    writer.add_metadata({"/Author": "Jane Secret", "/Producer": "ScanApp 9 on Jane's phone"})
+    writer.xmp_metadata = (
+        b'<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?><x:xmpmeta xmlns:x="adobe:ns:meta/">'
+        b"<rdf:RDF xmlns:rdf='http://www.w3.org/1999/02/22-rdf-syntax-ns#'><rdf:Description "
+        b"xmlns:xmp='http://ns.adobe.com/xap/1.0/' xmp:CreatorTool='GPS 51.5,-0.12'/></rdf:RDF></x:xmpmeta>"
+        b'<?xpacket end="w"?>'
+    )
+    original = io.BytesIO()
+    writer.write(original)
+    assert b"Jane Secret" in original.getvalue()
+    prepared = services.kyc_documents_prepare(files={"document": base64.b64encode(original.getvalue()).decode()})[
+        "document"
+    ]
+    assert prepared.content_type == "application/pdf"
+    for secret in (b"Jane Secret", b"ScanApp", b"GPS 51.5", b"xmpmeta"):
+        assert secret not in prepared.content
+    reread = PdfReader(io.BytesIO(prepared.content))
+    assert len(reread.pages) == 1
+    assert reread.metadata is None or "/Author" not in reread.metadata
