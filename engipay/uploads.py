@@ -294,28 +294,40 @@ def _check_claims(*, sniffed: str, claimed: str, name: str, policy: UploadPolicy
 
 
 def _reencode_image(content: bytes, content_type: str, name: str, policy: UploadPolicy) -> PreparedFile:
-    max_pixels = policy.max_pixels
-    too_large = policy.refuse("too_many_pixels", f"Images may have at most {max_pixels} pixels.", max_pixels=max_pixels)
+    too_large = _too_many_pixels(policy)
     try:
         with warnings.catch_warnings():
             # Pillow warns past its own limit and raises past twice that: both are refusals here.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(content), formats=[PIL_FORMAT[content_type]])
-            if image.width * image.height > max_pixels:  # read from the header: nothing is decoded yet
-                raise too_large
-            _check_sides(image.width, image.height, policy)
+            _check_size(image.width, image.height, policy)  # read from the header: nothing is decoded yet
             if policy.refuse_polyglots:
                 _check_image_polyglot(content, content_type, policy)
             image.load()
             image = ImageOps.exif_transpose(image)
             output = _encode(image, content_type)
+    except InvalidInput:
+        raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise too_large from exc
-    except (OSError, SyntaxError, ValueError, EOFError, Image.UnidentifiedImageError) as exc:
+    except Exception as exc:
+        # Decoders fed hostile bytes raise more than OSError/ValueError (struct.error, KeyError, IndexError from a
+        # crafted EXIF block...): every one of them means the same thing here, an unreadable image, never a 500.
         raise policy.refuse("invalid_image", "The image could not be read.") from exc
     return PreparedFile(
         content=output, content_type=content_type, original_name=name, width=image.width, height=image.height
     )
+
+
+def _too_many_pixels(policy: UploadPolicy) -> InvalidInput:
+    limit = policy.max_pixels
+    return policy.refuse("too_many_pixels", f"Images may have at most {limit} pixels.", max_pixels=limit)
+
+
+def _check_size(width: int, height: int, policy: UploadPolicy) -> None:
+    if width * height > policy.max_pixels:
+        raise _too_many_pixels(policy)
+    _check_sides(width, height, policy)
 
 
 def _check_sides(width: int, height: int, policy: UploadPolicy) -> None:

@@ -4,7 +4,9 @@ positives on ordinary files, refusal of extra data wherever a second parser woul
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
+from pathlib import Path
 
 import pytest
 from PIL import Image, PngImagePlugin
@@ -119,3 +121,33 @@ def test_a_truncated_image_is_unreadable_not_a_polyglot(fmt):
     content = image_bytes(fmt, (300, 300))
     error = refused(b64(content[: len(content) // 2]), policy(refuse_polyglots=True))
     assert error.code == "upload_invalid_image"
+
+
+def test_hostile_image_bytes_are_refused_never_a_crash():
+    """A JPEG whose EXIF block was mutated by a fuzzer (Pillow raised struct.error in exif_transpose), then a
+    short deterministic fuzz of images with EXIF: every outcome is a prepared file or InvalidInput."""
+    import random
+
+    from apps.kyc.models import KycDocument
+    from apps.kyc.services.documents import document_policy
+
+    policy = document_policy(kind=KycDocument.Kind.DOCUMENT)
+    hostile = (Path(__file__).parent / "data" / "hostile_exif.jpg").read_bytes()
+    with pytest.raises(InvalidInput) as refused:
+        uploads.upload_prepare(base64.b64encode(hostile).decode(), policy=policy)
+    assert refused.value.code == "document_invalid"
+    seeds = []
+    for fmt in ("JPEG", "PNG", "WEBP"):
+        exif = Image.Exif()
+        exif[0x0112] = 6  # orientation: rotate
+        exif[0x010E] = "x" * 50
+        buffer = io.BytesIO()
+        Image.new("RGB", (400, 300), (20, 40, 60)).save(buffer, format=fmt, exif=exif.tobytes())
+        seeds.append(buffer.getvalue())
+    rng = random.Random(1)  # noqa: S311 (a reproducible fuzz, not cryptography)
+    for _ in range(400):
+        mutated = bytearray(rng.choice(seeds))
+        for _ in range(rng.randint(1, 6)):
+            mutated[rng.randrange(min(len(mutated), 400))] = rng.randrange(256)
+        with contextlib.suppress(InvalidInput):
+            uploads.upload_prepare(base64.b64encode(bytes(mutated)).decode(), policy=policy)

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.throttling import UserRateThrottle
 
@@ -31,7 +32,10 @@ class _BoundedBody:
             if len(body) > limit:
                 raise RequestDataTooBig("Request body too large.")
             stream = io.BytesIO(body)
-        return super().parse(stream, media_type, parser_context)  # type: ignore[misc]
+        try:
+            return super().parse(stream, media_type, parser_context)  # type: ignore[misc]
+        except RecursionError:  # e.g. 100,000 nested brackets: well within the size cap, too deep for json
+            raise ParseError("JSON nested too deeply.") from None
 
 
 def bounded_parsers(limit_setting: str) -> list[type]:

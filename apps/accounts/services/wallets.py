@@ -149,8 +149,14 @@ def wallet_sign_in(
         request_host=request_host,
         account_deployment=account_deployment,
     )
-    if not Wallet.objects.filter(chain_kind=chain_kind, address=address).exists():
-        hooks.screen_wallet(user=None, chain_kind=chain_kind, address=address, context="wallet_sign_in")
+    # Every sign-in, not only the first: a wallet listed after it signed up may not come back in.
+    existing = Wallet.objects.filter(chain_kind=chain_kind, address=address).only("user_id").first()
+    hooks.screen_wallet(
+        user=existing.user if existing is not None else None,
+        chain_kind=chain_kind,
+        address=address,
+        context="wallet_sign_in",
+    )
     return _wallet_sign_in_verified(chain_kind=chain_kind, address=address, wallet_type=wallet_type)
 
 

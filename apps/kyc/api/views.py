@@ -44,7 +44,7 @@ def _body(request: Request) -> Any:
     if raw_info:
         try:
             body["personal_info"] = json.loads(raw_info)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, RecursionError):
             raise InvalidInput("invalid_personal_info", "personal_info must be a JSON object.") from None
     else:
         body["personal_info"] = {

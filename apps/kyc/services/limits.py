@@ -101,21 +101,30 @@ def check_limit(user, usd_amount: Decimal) -> Limits:
 
 
 @transaction.atomic
-def limit_record(*, user, usd_amount: Decimal, reference: str, kind: str, enforce: bool = True) -> LimitUsage:
-    """Count ``usd_amount`` against the user's limits once per ``reference`` (the same reference again → the
-    existing row). With ``enforce`` the limit is checked under a per-user lock, so two requests cannot both
-    spend the last allowance."""
-    existing = LimitUsage.objects.filter(reference=reference).first()
-    if existing is not None:
-        return existing
+def limit_record(
+    *, user, usd_amount: Decimal, reference: str, kind: str, enforce: bool = True
+) -> tuple[LimitUsage, bool]:
+    """Count ``usd_amount`` against the user's limits once per ``reference``. Returns (usage, counted_now): the
+    same reference again → the live row and False; a released one (its transfer was refused or failed) counts
+    again, checked like a new one. With ``enforce`` the limit is checked under a per-user lock, so two requests
+    cannot both spend the last allowance. Only the caller that counted it now may release it."""
     type(user).objects.select_for_update().filter(pk=user.pk).first()  # serialise one user's spending
+    existing = LimitUsage.objects.select_for_update().filter(reference=reference).first()
+    if existing is not None and existing.released_at is None:
+        return existing, False
     if enforce:
         check_limit(user, usd_amount)
+    if existing is not None:
+        existing.usd_amount, existing.kind, existing.released_at = _usd(usd_amount), kind, None
+        existing.created_at = timezone.now()
+        existing.save(update_fields=["usd_amount", "kind", "released_at", "created_at"])
+        return existing, True
     try:
         with transaction.atomic():
-            return LimitUsage.objects.create(user=user, usd_amount=_usd(usd_amount), reference=reference, kind=kind)
-    except IntegrityError:
-        return LimitUsage.objects.get(reference=reference)
+            usage = LimitUsage.objects.create(user=user, usd_amount=_usd(usd_amount), reference=reference, kind=kind)
+    except IntegrityError:  # cannot happen under the user lock unless another user names the same reference
+        return LimitUsage.objects.get(reference=reference), False
+    return usage, True
 
 
 def limit_release(*, reference: str) -> bool:

@@ -31,14 +31,14 @@ _BECH32 = re.compile(r"^(bc|tb|bcrt|ltc|tltc)1[02-9ac-hj-np-z]{6,87}$")
 def address_normalize(address: str, *, chain_kind: str | None = None) -> str:
     """The form addresses are compared in, shared by the list import and screening.
 
-    EVM (0x + 40 hex, whatever the ticker: ETH, ETC, USDT, ARB, BSC...) and bech32 are case-insensitive, so lower
-    case (a checksummed spelling matches too); Starknet felts are padded to 64 hex digits as the accounts app
-    stores them; base58 (legacy Bitcoin, Tron, Monero...) is case-sensitive and kept exactly."""
+    Hex addresses (EVM, whatever the ticker: ETH, ETC, USDT, ARB, BSC...; Starknet felts) are numbers: lower case
+    without leading zeros, so a checksummed spelling, a Starknet address padded to 64 digits (as the accounts app
+    stores it) and the same address listed unpadded all match. bech32 is case-insensitive (lower case); base58
+    (legacy Bitcoin, Tron, Monero...) is case-sensitive and kept exactly. ``chain_kind`` is accepted for callers
+    that know it; the form does not depend on it."""
     value = address.strip()
-    if chain_kind == "starknet" and _HEX.match(value):
-        return f"0x{int(value, 16):064x}"
     if _EVM.match(value) or _HEX.match(value):
-        return value.lower()
+        return f"0x{int(value, 16):x}"
     if _BECH32.match(value.lower()):
         return value.lower()
     return value

@@ -21,6 +21,7 @@ from .documents import kyc_documents_prepare, kyc_documents_store
 logger = logging.getLogger(__name__)
 
 MINIMUM_AGE_YEARS = 18
+MAXIMUM_AGE_YEARS = 120
 # Reasons a reviewer (or the vendor) gives; the user reads ``message``. ``final`` reasons allow no new submission.
 REJECT_REASONS: dict[str, dict[str, Any]] = {
     "document_unreadable": {
@@ -97,6 +98,12 @@ def _check_personal_info(personal_info: dict[str, Any], *, today: date) -> dict[
     born = personal_info["date_of_birth"]
     if born > today:
         raise InvalidInput("invalid_date_of_birth", "The date of birth is in the future.", {"field": "date_of_birth"})
+    if born.year < today.year - MAXIMUM_AGE_YEARS:
+        raise InvalidInput(
+            "invalid_date_of_birth",
+            f"A date of birth more than {MAXIMUM_AGE_YEARS} years ago is not plausible.",
+            {"field": "date_of_birth"},
+        )
     years = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
     if years < MINIMUM_AGE_YEARS:
         raise InvalidInput(

@@ -408,8 +408,9 @@ def test_limits_per_tier_and_remaining_allowance(alice, make_submission, reviewe
     assert over.value.code == "kyc_limit_exceeded"
     assert over.value.details["daily_remaining"] == Decimal("100")
     assert over.value.details["verification_level"] == "tier_0"
-    limit_record(user=alice, usd_amount=Decimal("60"), reference="tx:a", kind="transaction")
-    limit_record(user=alice, usd_amount=Decimal("60"), reference="tx:a", kind="transaction")  # idempotent
+    assert limit_record(user=alice, usd_amount=Decimal("60"), reference="tx:a", kind="transaction")[1] is True
+    again = limit_record(user=alice, usd_amount=Decimal("60"), reference="tx:a", kind="transaction")  # idempotent
+    assert again[1] is False
     body = status_of(api_client_for, alice)
     assert body["remaining"] == {"daily_transaction": 40, "monthly_transaction": 90}
     with pytest.raises(Forbidden):
@@ -425,6 +426,12 @@ def test_limits_per_tier_and_remaining_allowance(alice, make_submission, reviewe
     assert limit_release(reference="tx:a") is True
     assert limit_release(reference="tx:a") is False
     check_limit(alice, Decimal("100"))
+    # A released usage counts again (and is checked again) when the same reference comes back.
+    with pytest.raises(Forbidden):
+        limit_record(user=alice, usd_amount=Decimal("151"), reference="tx:a", kind="transaction")
+    assert limit_record(user=alice, usd_amount=Decimal("60"), reference="tx:a", kind="transaction")[1] is True
+    assert LimitUsage.objects.get(reference="tx:a").released_at is None
+    limit_release(reference="tx:a")
     review.kyc_submission_approve(submission=make_submission(alice), reviewer=reviewer)
     check_limit(alice, Decimal("1000"))
     with pytest.raises(Forbidden):
@@ -453,3 +460,21 @@ def test_a_verification_can_be_revoked_and_the_level_falls_back(alice, make_subm
     assert body["verification_level"] == "tier_0"
     assert body["verified_at"] is None
     assert Notification.objects.filter(user=alice, kind="kyc_rejected", data__revoked=True).exists()
+
+
+def test_deeply_nested_json_is_400_not_500(alice, api_client_for):
+    deep = '{"personal_info": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    response = api_client_for(alice).post("/api/users/kyc/submit", deep, content_type="application/json")
+    assert response.status_code == 400, response.content
+    assert set(response.json()["error"]) == {"code", "message", "details"}
+    multipart = api_client_for(alice).post(
+        "/api/users/kyc/submit", {"document_type": "passport", "personal_info": "[" * 100_000}, format="multipart"
+    )
+    assert multipart.status_code == 400, multipart.content
+
+
+def test_an_implausibly_old_birth_date_is_refused(alice, submit):
+    info = {"full_name": "Very Old", "date_of_birth": "0001-01-01", "address": "1 High St, London"}
+    response = submit(alice, submission_body(personal_info=info))
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_date_of_birth"

@@ -124,10 +124,21 @@ def test_screening_inside_a_callers_transaction_still_blocks_and_says_so(tmp_pat
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("listed_padded", [False, True], ids=["listed-unpadded", "listed-padded"])
+def test_starknet_felts_match_with_or_without_leading_zeros(alice, tmp_path, listed_padded):
+    felt = "4c0a5193d58f74fbace4b74dcf65481e734ed1714121bdc571da345540efa05"  # 63 hex digits
+    listed = "0x" + (felt.rjust(64, "0") if listed_padded else felt)
+    _sanction(tmp_path, ("STRK", listed))
+    for spelling in ("0x" + felt.rjust(64, "0"), "0x" + felt, "0x" + felt.upper().rjust(64, "0")):
+        with pytest.raises(Forbidden):
+            address_screen(user=alice, address=spelling, chain_kind="starknet", context="transaction_prepare")
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize(
     "spelling",
     [DEMO_ETH, DEMO_ETH.lower(), "0x" + DEMO_ETH[2:].upper(), f"  {DEMO_ETH}  "],
-    ids=["checksummed", "lower", "upper", "padded"],
+    ids=["checksummed", "lower", "upper", "whitespace"],
 )
 def test_evm_addresses_are_blocked_whatever_their_case(alice, spelling):
     sanctions_list_import(path=FIXTURE)
@@ -282,3 +293,17 @@ def test_resolving_needs_a_note(alice, bob):
         aml_case_clear(case=_open_case(alice), reviewer=bob, note="  ")
     assert (refused.value.status_code, refused.value.code) == (400, "note_required")
     assert AmlCase.objects.get().status == "open"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_wallet_listed_after_sign_up_cannot_sign_in_again(tmp_path, api_client):
+    listed_later = Signer()
+    first = api_client.post("/api/auth/wallet-connect", _wallet_body(listed_later, api_client), format="json")
+    assert first.status_code == 200, first.content
+    _sanction(tmp_path, ("ETH", listed_later.address))
+    again = api_client.post("/api/auth/wallet-connect", _wallet_body(listed_later, api_client), format="json")
+    _assert_sanctioned(again)
+    # The list import's re-screen opened the case; the refused sign-in is one more hit on it.
+    case = AmlCase.objects.get()
+    assert str(case.user.pk) == first.json()["user"]["id"]
+    assert case.audit_events.filter(action=KycAuditEvent.Action.AML_HIT, details__context="wallet_sign_in").exists()

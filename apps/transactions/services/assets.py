@@ -86,12 +86,14 @@ def usd_price(symbol: str) -> tuple[Decimal | None, str | None]:
     return quote.usd, quote.source
 
 
-def usd_value_for_limits(*, symbol: str, amount: Decimal | str) -> Decimal:
+def usd_value_for_limits(*, symbol: str, amount: Decimal | str, any_age: bool = False) -> Decimal:
     """The USD value of ``amount`` for the KYC limits: at the latest stored price up to KYC_PRICE_MAX_AGE_HOURS old
-    (a little stale is fine for a limit; none at all refuses the transfer rather than let it through unvalued)."""
+    (a little stale is fine for a limit; none at all refuses the transfer rather than let it through unvalued).
+    ``any_age``: the latest price however old (a transfer that has happened is better counted at an old price than
+    not at all)."""
     quote = prices_current([symbol]).get(symbol.upper())
     max_age = timedelta(hours=settings.KYC_PRICE_MAX_AGE_HOURS)
-    if quote is None or timezone.now() - quote.last_updated > max_age:
+    if quote is None or (not any_age and timezone.now() - quote.last_updated > max_age):
         raise UpstreamUnavailable(
             "price_unavailable",
             f"There is no recent {symbol} price to check this transfer against your limits; try again shortly.",

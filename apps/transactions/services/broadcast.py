@@ -20,7 +20,7 @@ from apps.kyc.services.limits import limit_record, limit_reference_move, limit_r
 from apps.kyc.services.screening import address_screen
 from apps.notifications.services import notify
 from apps.transactions.models import ChainTransaction
-from engipay.api.errors import InvalidInput, StateConflict, UpstreamUnavailable
+from engipay.api.errors import ApplicationError, ChainUnavailable, InvalidInput, StateConflict, UpstreamUnavailable
 
 from .assets import (
     AssetOnChain,
@@ -47,6 +47,7 @@ def transaction_broadcast(
     requested = asset_on_chain(config=config, symbol=asset)
     submission = client.decode_signed(signed_transaction)
     _require_own_wallet(user, config, submission.sender)
+    address_screen(user=user, address=submission.sender, chain_kind=config.kind, context="transaction_sender")
     _require_match(config, submission, requested=requested, to_address=to_address, amount=amount)
     existing = ChainTransaction.objects.filter(network=config.key, tx_hash=submission.tx_hash).first()
     if existing is not None:
@@ -57,11 +58,14 @@ def transaction_broadcast(
     # the network refuses it.
     reference = limit_reference(config.key, submission.tx_hash)
     usd_value = usd_value_for_limits(symbol=requested.token.symbol, amount=Decimal(amount))
-    limit_record(user=user, usd_amount=usd_value, reference=reference, kind="transaction")
+    _, counted_now = limit_record(user=user, usd_amount=usd_value, reference=reference, kind="transaction")
     try:
         sent = client.send(submission)
-    except BaseException:
-        limit_release(reference=reference)
+    except ApplicationError as exc:
+        # Refused by the node: nothing moved. A timeout or an outage is not a refusal (the node may have taken
+        # it), so the count stays until the tracker sees the transaction fail or vanish.
+        if counted_now and not isinstance(exc, ChainUnavailable):
+            limit_release(reference=reference)
         raise
     if sent != submission.tx_hash:  # the network's own hash is the one to follow
         limit_reference_move(old=reference, new=limit_reference(config.key, sent))
@@ -104,9 +108,8 @@ def transaction_track_hash(
             raise InvalidInput("unsupported_transaction", "Only native coin and token transfers can be tracked.")
     # AML (apps/kyc): the transfer already happened on chain, so tracking it is not refused (the record is part
     # of the evidence); a sanctioned recipient opens an AML case for reviewers.
-    address_screen(
-        user=user, address=submission.recipient, chain_kind=config.kind, context="transaction_track", block=False
-    )
+    for party in (submission.sender, submission.recipient):
+        address_screen(user=user, address=party, chain_kind=config.kind, context="transaction_track", block=False)
     record, created = _record(user=user, config=config, submission=submission, asset=token)
     if created:
         _count_tracked(record, config=config, token=token)
@@ -115,10 +118,11 @@ def transaction_track_hash(
 
 def _count_tracked(record: ChainTransaction, *, config: ChainConfig, token: AssetOnChain) -> None:
     """A transfer the wallet sent itself has happened: it counts against the limits, unrefused (the next
-    prepare sees less allowance). Without a price it cannot be valued, which is logged, not an error."""
+    prepare sees less allowance), at the latest price however old. An asset that never had a price cannot be
+    valued, which is logged, not an error."""
     try:
         usd_value = usd_value_for_limits(
-            symbol=token.token.symbol, amount=from_base_units(int(record.amount_base), token.decimals)
+            symbol=token.token.symbol, amount=from_base_units(int(record.amount_base), token.decimals), any_age=True
         )
     except UpstreamUnavailable:
         logger.warning("No price to count tracked transaction %s against %s's limits", record.tx_hash, record.user_id)

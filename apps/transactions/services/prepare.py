@@ -30,6 +30,8 @@ def transaction_prepare(
     token = asset_on_chain(config=config, symbol=asset)
     amount_base = to_base_units(amount, token.decimals)
     sender = sender_for(user=user, from_address=from_address, chain_kind=config.kind)
+    # AML: a wallet listed after it was linked may not send through EngiPay either.
+    address_screen(user=user, address=sender, chain_kind=config.kind, context="transaction_sender")
     # KYC (apps/kyc): the transfer must fit the user's tier limits → 403 kyc_limit_exceeded with what remains.
     check_limit(
         user, usd_value_for_limits(symbol=token.token.symbol, amount=from_base_units(amount_base, token.decimals))

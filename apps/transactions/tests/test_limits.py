@@ -59,7 +59,6 @@ def test_broadcast_counts_the_transfer_once_and_the_next_one_sees_less(priced, p
     usage = LimitUsage.objects.get(user=alice.user)
     assert usage.usd_amount == Decimal("800.00")
     assert usage.reference == f"tx:local:{sent['tx_hash']}"
-    # The same signed transaction again is the same record, not a second count.
     refused = alice.prepare(asset="ETH", to_address=to, amount="0.11")  # 220 USD > 200 left
     assert_error_shape(refused, 403, "kyc_limit_exceeded")
     assert alice.prepare(asset="ETH", to_address=to, amount="0.1").status_code == 200
@@ -133,3 +132,29 @@ def test_no_recent_price_means_no_transfer(priced, party):
     )
     error = assert_error_shape(alice.prepare(asset="ETH", to_address=to, amount="0.01"), 503, "price_unavailable")
     assert error["details"] == {"asset": "ETH"}
+
+
+def test_the_same_signed_transaction_again_is_not_a_second_count(priced, party):
+    alice, to = party(), Account.create().address
+    signed = alice.sign(alice.prepare(asset="ETH", to_address=to, amount="0.4").json()["transaction"])
+    first = alice.broadcast(asset="ETH", to_address=to, amount="0.4", signed_transaction=signed)
+    again = alice.broadcast(asset="ETH", to_address=to, amount="0.4", signed_transaction=signed)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert remaining(alice)["daily_transaction"] == 200
+    assert LimitUsage.objects.filter(user=alice.user).count() == 1
+
+
+def test_a_refused_send_released_then_sent_again_counts_again(priced, party, anvil_w3):
+    """The node refuses a transfer (no funds): its count is released. The same signed bytes sent later, once
+    the funds are back, count again (a released usage is no free pass)."""
+    alice, to = party(), Account.create().address
+    signed = alice.sign(alice.prepare(asset="ETH", to_address=to, amount="0.45").json()["transaction"])  # 900 USD
+    anvil_w3.provider.make_request("anvil_setBalance", [alice.address, hex(0)])
+    refused = alice.broadcast(asset="ETH", to_address=to, amount="0.45", signed_transaction=signed)
+    assert refused.status_code == 400, refused.content
+    assert remaining(alice)["daily_transaction"] == 1000
+    anvil_w3.provider.make_request("anvil_setBalance", [alice.address, hex(10**20)])
+    sent = alice.broadcast(asset="ETH", to_address=to, amount="0.45", signed_transaction=signed)
+    assert sent.status_code == 201, sent.content
+    assert remaining(alice)["daily_transaction"] == 100
+    assert_error_shape(alice.prepare(asset="ETH", to_address=to, amount="0.45"), 403, "kyc_limit_exceeded")

@@ -89,3 +89,15 @@ def test_a_payment_the_screening_api_flags_is_refused(chainalysis, chain, party)
     assert (case.source, case.context) == ("chainalysis", "transaction_prepare")
     assert case.match["identifications"][0]["category"] == "sanctions"
     assert chainalysis.requests[-1].lower() == to.lower()
+
+
+def test_a_wallet_listed_after_it_was_linked_cannot_send(tmp_path, chain, party):
+    alice, to = party(), Account.create().address
+    prepared = alice.prepare(asset="ETH", to_address=to, amount="0.1")
+    assert prepared.status_code == 200, prepared.content
+    signed = alice.sign(prepared.json()["transaction"])
+    _sanction(tmp_path, ("ETH", alice.address))
+    _assert_sanctioned(alice.prepare(asset="ETH", to_address=to, amount="0.1"))
+    _assert_sanctioned(alice.broadcast(asset="ETH", to_address=to, amount="0.1", signed_transaction=signed))
+    assert not ChainTransaction.objects.exists()
+    assert AmlCase.objects.filter(user=alice.user, status="open").exists()
