@@ -59,6 +59,13 @@ def _ip(request: HttpRequest) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
+def _first_approver(submission: KycSubmission) -> str:
+    """Who gave a four-eyes submission its first approval: a reviewer, or the vendor's GREEN verdict."""
+    if submission.first_approved_by_id is None:
+        return f"the verification provider ({submission.get_provider_display()})"
+    return _person(submission.first_approved_by)
+
+
 def _person(user: Any) -> str:
     # Plain text: reviewers have no access to the user admin. No wallet lookup per row (str(user) queries).
     if user is None:
@@ -125,7 +132,7 @@ class AwaitingSecondReviewerFilter(admin.SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[KycSubmission]) -> QuerySet[KycSubmission]:
         if self.value() == "awaiting":
-            return queryset.filter(status=Status.IN_REVIEW, needs_second_review=True, first_approved_by__isnull=False)
+            return queryset.filter(status=Status.IN_REVIEW, needs_second_review=True, first_approved_at__isnull=False)
         return queryset
 
 
@@ -236,9 +243,9 @@ class KycSubmissionAdmin(admin.ModelAdmin):
 
     @admin.display(description="first approval")
     def first_approval(self, submission: KycSubmission) -> str:
-        if submission.first_approved_by_id is None:
+        if submission.first_approved_at is None:
             return "—"
-        return f"{_person(submission.first_approved_by)} · {_when(submission.first_approved_at)}"
+        return f"{_first_approver(submission)} · {_when(submission.first_approved_at)}"
 
     @admin.display(description="reasons")
     def reasons_display(self, submission: KycSubmission) -> str:
@@ -310,7 +317,11 @@ class KycSubmissionAdmin(admin.ModelAdmin):
                     }
                 )
         first = submission.first_approved_by
-        awaiting_second = submission.needs_second_review and first is not None and submission.status == Status.IN_REVIEW
+        awaiting_second = (
+            submission.needs_second_review
+            and submission.first_approved_at is not None
+            and submission.status == Status.IN_REVIEW
+        )
         return {
             "can_view_documents": may_see,
             "personal_info": personal_info,
@@ -319,9 +330,9 @@ class KycSubmissionAdmin(admin.ModelAdmin):
             "can_start_review": request.user.has_perm(DECIDE_PERMISSION) and submission.status == Status.PENDING,
             "decision_form": DecisionForm(),
             "awaiting_second": awaiting_second,
-            "first_approver": _person(first) if first is not None else "",
+            "first_approver": _first_approver(submission) if awaiting_second else "",
             "first_approved_at": _when(submission.first_approved_at),
-            "i_gave_first_approval": awaiting_second and first.pk == request.user.pk,
+            "i_gave_first_approval": awaiting_second and first is not None and first.pk == request.user.pk,
             "sla_due": _when(submission.created_at + _sla()),
             "audit_events": list(submission.audit_events.select_related("actor").order_by("-created_at", "-id")),
         }

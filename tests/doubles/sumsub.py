@@ -210,6 +210,14 @@ class _Handler(BaseHTTPRequestHandler):
                     raise _Refused(409, "Applicant is rejected")
                 applicant.review_status = "pending"
                 return 200, {"ok": 1}, {}
+            case ("POST", ["resources", "applicants", applicant_id, "moveToLevel"]):
+                applicant = self._applicant(state, applicant_id)
+                level_name = (query.get("name") or [""])[0]
+                if not level_name:
+                    raise _Refused(400, "name is required")
+                applicant.level_name = level_name
+                applicant.review_status = "init"
+                return 200, applicant.as_json(state.client_id), {}
             case ("POST", ["resources", "applicants", applicant_id, "status", "testCompleted"]):
                 applicant = self._applicant(state, applicant_id)
                 result = json.loads(body or b"{}")

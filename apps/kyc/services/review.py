@@ -17,7 +17,9 @@ from .submissions import REJECT_REASONS, level_rank, reject_reason_messages, use
 Status = KycSubmission.Status
 
 
-def _locked(submission: KycSubmission) -> KycSubmission:
+def _locked(submission: KycSubmission, reviewer=None) -> KycSubmission:
+    if reviewer is not None and reviewer.is_authenticated and reviewer.pk == submission.user_id:
+        raise Forbidden("own_submission", "Reviewers cannot review their own identity submission.")
     return KycSubmission.objects.select_for_update().select_related("user").get(pk=submission.pk)
 
 
@@ -43,7 +45,7 @@ def _start(submission: KycSubmission, reviewer, ip_address: str | None) -> None:
 @transaction.atomic
 def kyc_review_start(*, submission: KycSubmission, reviewer=None, ip_address: str | None = None) -> KycSubmission:
     """pending → in_review (a reviewer picks it up, or the vendor starts checking)."""
-    submission = _locked(submission)
+    submission = _locked(submission, reviewer)
     if submission.status != Status.PENDING:
         raise _conflict(submission, "start reviewing")
     _start(submission, reviewer, ip_address)
@@ -51,7 +53,7 @@ def kyc_review_start(*, submission: KycSubmission, reviewer=None, ip_address: st
 
 
 def _open_for_decision(submission: KycSubmission, reviewer, doing: str, ip_address: str | None) -> KycSubmission:
-    submission = _locked(submission)
+    submission = _locked(submission, reviewer)
     if submission.status == Status.PENDING:  # deciding on a pending submission starts its review first
         _start(submission, reviewer, ip_address)
     elif submission.status != Status.IN_REVIEW:
@@ -71,13 +73,14 @@ def _decided(submission: KycSubmission, *, status: str, reviewer, fields: list[s
 def kyc_submission_approve(
     *, submission: KycSubmission, reviewer=None, note: str = "", ip_address: str | None = None
 ) -> KycSubmission:
-    """in_review → verified. A tier_2 submission that needs four eyes takes two approvals by different
-    reviewers: the first is recorded and the submission stays in review."""
+    """in_review → verified. A tier_2 submission that needs four eyes takes two approvals: the first (by a
+    reviewer, or the vendor's GREEN) is recorded and the submission stays in review; the second must be a person
+    other than the first."""
     submission = _open_for_decision(submission, reviewer, "approve", ip_address)
     by_person = reviewer is not None and reviewer.is_authenticated
-    if by_person and submission.needs_second_review:
-        if submission.first_approved_by_id is None:
-            submission.first_approved_by = reviewer
+    if submission.needs_second_review:
+        if submission.first_approved_at is None:
+            submission.first_approved_by = reviewer if by_person else None
             submission.first_approved_at = timezone.now()
             if note:
                 submission.internal_note = note
@@ -90,6 +93,8 @@ def kyc_submission_approve(
                 ip_address=ip_address,
             )
             return submission
+        if not by_person:
+            raise StateConflict("awaiting_second_reviewer", "A reviewer must confirm this approval.")
         if submission.first_approved_by_id == reviewer.pk:
             raise Forbidden("four_eyes", "A second reviewer must confirm this approval.")
     if note:
@@ -238,7 +243,7 @@ def kyc_verification_revoke(
     """verified → rejected: a verdict reversed after the fact (the vendor's later RED, a reviewer finding fraud).
     The user's level falls back to their latest other verified submission (tier_0 if none)."""
     codes = _reasons(reasons, message)
-    submission = _locked(submission)
+    submission = _locked(submission, reviewer)
     if submission.status != Status.VERIFIED:
         raise _conflict(submission, "revoke")
     submission.reject_reasons = codes

@@ -478,3 +478,20 @@ def test_an_implausibly_old_birth_date_is_refused(alice, submit):
     response = submit(alice, submission_body(personal_info=info))
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid_date_of_birth"
+
+
+def test_a_reviewer_cannot_decide_their_own_submission(make_submission, reviewer):
+    own = make_submission(reviewer)
+    for call in (
+        lambda: review.kyc_review_start(submission=own, reviewer=reviewer),
+        lambda: review.kyc_submission_approve(submission=own, reviewer=reviewer),
+        lambda: review.kyc_submission_reject(submission=own, reviewer=reviewer, reasons=["document_expired"]),
+        lambda: review.kyc_submission_request_resubmission(
+            submission=own, reviewer=reviewer, reasons=["document_expired"]
+        ),
+    ):
+        with pytest.raises(Forbidden) as refused:
+            call()
+        assert refused.value.code == "own_submission"
+    own.refresh_from_db()
+    assert own.status == "pending"

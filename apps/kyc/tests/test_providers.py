@@ -508,3 +508,33 @@ def test_the_sweep_sends_again_what_never_reached_the_vendor(alice, bob, sumsub,
     assert stuck.provider_result["check_requested_at"]
     assert fresh.provider_reference == ""
     assert provider_sweep.apply().result == 0
+
+
+def test_a_tier_2_upgrade_moves_the_applicant_and_the_vendor_is_only_the_first_of_four_eyes(
+    alice, sent, sumsub, api_client, api_client_for, make_submission
+):
+    from apps.accounts.models import User
+    from apps.kyc.services.review import kyc_submission_approve
+
+    review(api_client, sumsub, sent, reviewAnswer="GREEN")
+    upgrade = make_submission(alice, proof_of_address=True)
+    assert provider_submit.apply(args=[upgrade.pk]).successful()
+    upgrade.refresh_from_db()
+    applicant = sumsub.applicant(upgrade.provider_reference)
+    assert upgrade.provider_reference == sent.provider_reference  # one applicant per user
+    assert applicant.level_name == "full-kyc-level"  # moved from the tier_1 level
+    # A verdict about the old level (e.g. Sumsub repeating the tier_1 GREEN) says nothing about the upgrade.
+    applicant.level_name = "basic-kyc-level"
+    stale = review(api_client, sumsub, upgrade, reviewAnswer="GREEN")
+    applicant.level_name = "full-kyc-level"
+    assert stale["verdict"] == "level_mismatch"
+    upgrade.refresh_from_db()
+    assert upgrade.first_approved_at is None
+    assert review(api_client, sumsub, upgrade, reviewAnswer="GREEN")["verdict"] == "applied"
+    upgrade.refresh_from_db()
+    assert (upgrade.status, upgrade.first_approved_by) == ("in_review", None)
+    assert upgrade.first_approved_at is not None
+    assert api_client_for(alice).get("/api/users/kyc/status").json()["verification_level"] == "tier_1"
+    reviewer = User.objects.create_user(email="second@engipay.local", password="x", is_staff=True)
+    kyc_submission_approve(submission=upgrade, reviewer=reviewer)
+    assert api_client_for(alice).get("/api/users/kyc/status").json()["verification_level"] == "tier_2"

@@ -186,6 +186,11 @@ class SumsubClient:
         )
         return response.headers.get("X-Image-Id", "")
 
+    def level_move(self, *, applicant_id: str, level_name: str) -> None:
+        """Move an existing applicant to another level (a tier_1 applicant asking for tier_2): Sumsub's
+        ``POST /resources/applicants/{id}/moveToLevel?name=<level>``."""
+        self.request("POST", f"/resources/applicants/{applicant_id}/moveToLevel", params={"name": level_name})
+
     def check_request(self, applicant_id: str) -> httpx.Response:
         """Ask Sumsub to check the applicant (docs.sumsub.com/reference/request-applicant-check): 200 ``{"ok": 1}``,
         409 when documents are missing or the applicant is already pending/queued/prechecked."""
@@ -298,10 +303,13 @@ class SumsubProvider:
         applicant_id = applicant.get("id")
         if not isinstance(applicant_id, str) or not applicant_id or len(applicant_id) > 64:
             raise UpstreamError("provider_error", "Sumsub answered without an applicant id.")
+        if existing and applicant.get("levelName") != level_name:
+            # The user's applicant was checked at another level (tier_1): this submission asks for this level.
+            client.level_move(applicant_id=applicant_id, level_name=level_name)
         _progress_save(
             submission,
             applicant_id=applicant_id,
-            level_name=applicant.get("levelName") or level_name,
+            level_name=level_name,
             _fields={"provider_reference": applicant_id},
         )
         kyc_audit_record(
@@ -468,6 +476,10 @@ def _review_apply(submission: KycSubmission, payload: dict[str, Any]) -> str:
     answer = summary["review_answer"]
     if answer not in ("GREEN", "RED"):
         return "ignored"
+    expected_level = settings.SUMSUB_LEVEL_NAMES.get(submission.requested_level)
+    if summary["level_name"] and summary["level_name"] != expected_level:
+        # A verdict on another level (the user's earlier tier_1 check) says nothing about this submission.
+        return "level_mismatch"
     try:
         with transaction.atomic():
             if answer == "GREEN":
