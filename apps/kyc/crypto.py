@@ -5,7 +5,6 @@ decrypts; ``manage.py kyc_rotate_keys`` re-encrypts everything under the first k
 from __future__ import annotations
 
 import json
-import os
 from functools import lru_cache
 from typing import Any
 
@@ -19,20 +18,9 @@ __all__ = ["InvalidToken", "decrypt", "decrypt_json", "encrypt", "encrypt_json",
 
 def _development_key() -> str:
     """A random key kept in var/ on a machine where KYC_ENCRYPTION_KEYS is unset (like SECRET_KEY)."""
-    from engipay.settings.env import VAR_DIR
+    from engipay.settings.env import VAR_DIR, var_secret
 
-    path = VAR_DIR / "kyc_encryption_key"
-    if path.exists():
-        return path.read_text().strip()
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
-    key = Fernet.generate_key().decode()
-    try:  # O_EXCL: two processes starting together must agree on one key
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as handle:
-        handle.write(key)
-    return key
+    return var_secret(VAR_DIR / "kyc_encryption_key", lambda: Fernet.generate_key().decode())
 
 
 @lru_cache(maxsize=1)

@@ -3,38 +3,25 @@ limit usage, sanctions lists and AML cases (API guide section 7, DESIGN.md secti
 
 from __future__ import annotations
 
-import os
 import secrets
 
 from django.conf import settings
-from django.core.files.storage import FileSystemStorage
 from django.db import models
 from django.db.models import Q
 from django.utils.deconstruct import deconstructible
+
+from engipay.storage import PrivateFileSystemStorage
 
 from . import crypto
 
 
 @deconstructible
-class PrivateKycStorage(FileSystemStorage):
+class PrivateKycStorage(PrivateFileSystemStorage):
     """Encrypted document files under KYC_PRIVATE_ROOT, outside every public root, with no URL: the bytes are
     only ever decrypted and streamed by the reviewers' permission-checked, audited view."""
 
-    def __init__(self, **kwargs):
-        kwargs.pop("location", None)
-        kwargs.pop("base_url", None)
-        super().__init__(**kwargs)
-
-    @property
-    def base_location(self):  # read at use time, so tests and deployments can point it elsewhere
-        return settings.KYC_PRIVATE_ROOT
-
-    @property
-    def location(self):
-        return os.path.abspath(self.base_location)
-
-    def url(self, name):  # pragma: no cover - never public
-        raise NotImplementedError("Identity documents have no URL.")
+    root_setting = "KYC_PRIVATE_ROOT"
+    what = "Identity documents"
 
 
 private_storage = PrivateKycStorage()

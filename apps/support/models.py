@@ -3,34 +3,20 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.files.storage import FileSystemStorage
 from django.db import models
 from django.db.models import Q
 from django.utils.deconstruct import deconstructible
 
+from engipay.storage import PrivateFileSystemStorage
+
 
 @deconstructible
-class PrivateSupportStorage(FileSystemStorage):
+class PrivateSupportStorage(PrivateFileSystemStorage):
     """Attachments on disk under SUPPORT_PRIVATE_ROOT, outside every public root, with no base URL: the files
     are only ever streamed by the permission-checked download view."""
 
-    def __init__(self, **kwargs):
-        kwargs.pop("location", None)
-        kwargs.pop("base_url", None)
-        super().__init__(**kwargs)
-
-    @property
-    def base_location(self):  # read at use time, so tests and deployments can point it elsewhere
-        return settings.SUPPORT_PRIVATE_ROOT
-
-    @property
-    def location(self):
-        import os
-
-        return os.path.abspath(self.base_location)
-
-    def url(self, name):  # pragma: no cover - never public
-        raise NotImplementedError("Support attachments have no public URL.")
+    root_setting = "SUPPORT_PRIVATE_ROOT"
+    what = "Support attachments"
 
 
 private_storage = PrivateSupportStorage()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -88,18 +89,22 @@ def secret_key(*, var_dir: Path) -> str:
     """
     if is_set("SECRET_KEY"):
         return env_str("SECRET_KEY")
-    path = var_dir / "secret_key"
-    if path.exists():
-        return path.read_text().strip()
     import secrets
 
-    var_dir.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(64)
-    # O_EXCL: two processes starting together must agree on one key.
+    return var_secret(var_dir / "secret_key", lambda: secrets.token_urlsafe(64))
+
+
+def var_secret(path: Path, generate: Callable[[], str]) -> str:
+    """A development secret kept in a file readable by its owner only, made by ``generate`` on first use."""
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = generate()
+    # O_EXCL: two processes starting together must agree on one value.
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         return path.read_text().strip()
     with os.fdopen(fd, "w") as handle:
-        handle.write(key)
-    return key
+        handle.write(value)
+    return value

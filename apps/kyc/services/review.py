@@ -152,10 +152,16 @@ def _refuse(
     note: str,
     status: str,
     ip_address: str | None,
+    revoke: bool = False,
 ) -> KycSubmission:
-    doing = "reject" if status == Status.REJECTED else "ask for a resubmission of"
     codes = _reasons(reasons, message)
-    submission = _open_for_decision(submission, reviewer, doing, ip_address)
+    if revoke:
+        submission = _locked(submission, reviewer)
+        if submission.status != Status.VERIFIED:
+            raise _conflict(submission, "revoke")
+    else:
+        doing = "reject" if status == Status.REJECTED else "ask for a resubmission of"
+        submission = _open_for_decision(submission, reviewer, doing, ip_address)
     submission.reject_reasons = codes
     submission.reviewer_message = message.strip()
     if note:
@@ -166,24 +172,43 @@ def _refuse(
         reviewer=reviewer,
         fields=["reject_reasons", "reviewer_message", "internal_note"],
     )
+    details = {"reasons": codes, "message": submission.reviewer_message, **({"note": note} if note else {})}
+    if revoke:
+        details.update(revoked=True, level=_level_fall_back(submission))
     action = KycAuditEvent.Action.REJECTED if status == Status.REJECTED else KycAuditEvent.Action.RESUBMISSION_REQUESTED
-    kyc_audit_record(
-        action=action,
-        actor=reviewer,
-        submission=submission,
-        details={"reasons": codes, "message": submission.reviewer_message, **({"note": note} if note else {})},
-        ip_address=ip_address,
-    )
+    kyc_audit_record(action=action, actor=reviewer, submission=submission, details=details, ip_address=ip_address)
     rejected = status == Status.REJECTED
+    if revoke:
+        title = "Identity verification withdrawn"
+    else:
+        title = "Identity verification rejected" if rejected else "Please resubmit your identity documents"
     notify(
         user=submission.user,
         kind="kyc_rejected" if rejected else "kyc_resubmission_required",
-        title="Identity verification rejected" if rejected else "Please resubmit your identity documents",
+        title=title,
         message=" ".join(item["message"] for item in reject_reason_messages(codes))
         + (f" {submission.reviewer_message}" if submission.reviewer_message else ""),
-        data={"kyc_id": submission.pk, "status": status, "reasons": codes},
+        data={"kyc_id": submission.pk, "status": status, "reasons": codes, **({"revoked": True} if revoke else {})},
     )
     return submission
+
+
+def _level_fall_back(submission: KycSubmission) -> str:
+    """After ``submission`` is revoked, the user's level is their latest other verified submission's (or tier_0)."""
+    verification = Verification.objects.select_for_update().filter(user=submission.user).first()
+    fallback = (
+        KycSubmission.objects.filter(user=submission.user, status=Status.VERIFIED)
+        .exclude(pk=submission.pk)
+        .order_by("-decided_at")
+        .first()
+    )
+    if verification is None:
+        return Level.TIER_0
+    verification.level = fallback.requested_level if fallback is not None else Level.TIER_0
+    verification.submission = fallback
+    verification.verified_at = fallback.decided_at if fallback is not None else None
+    verification.save()
+    return verification.level
 
 
 @transaction.atomic
@@ -242,51 +267,13 @@ def kyc_verification_revoke(
 ) -> KycSubmission:
     """verified → rejected: a verdict reversed after the fact (the vendor's later RED, a reviewer finding fraud).
     The user's level falls back to their latest other verified submission (tier_0 if none)."""
-    codes = _reasons(reasons, message)
-    submission = _locked(submission, reviewer)
-    if submission.status != Status.VERIFIED:
-        raise _conflict(submission, "revoke")
-    submission.reject_reasons = codes
-    submission.reviewer_message = message.strip()
-    if note:
-        submission.internal_note = note
-    _decided(
-        submission,
-        status=Status.REJECTED,
-        reviewer=reviewer,
-        fields=["reject_reasons", "reviewer_message", "internal_note"],
-    )
-    verification = Verification.objects.select_for_update().filter(user=submission.user).first()
-    fallback = (
-        KycSubmission.objects.filter(user=submission.user, status=Status.VERIFIED)
-        .exclude(pk=submission.pk)
-        .order_by("-decided_at")
-        .first()
-    )
-    if verification is not None:
-        verification.level = fallback.requested_level if fallback is not None else Level.TIER_0
-        verification.submission = fallback
-        verification.verified_at = fallback.decided_at if fallback is not None else None
-        verification.save()
-    kyc_audit_record(
-        action=KycAuditEvent.Action.REJECTED,
-        actor=reviewer,
+    return _refuse(
         submission=submission,
-        details={
-            "revoked": True,
-            "reasons": codes,
-            "message": submission.reviewer_message,
-            "level": verification.level if verification is not None else Level.TIER_0,
-            **({"note": note} if note else {}),
-        },
+        reviewer=reviewer,
+        reasons=reasons,
+        message=message,
+        note=note,
+        status=Status.REJECTED,
         ip_address=ip_address,
+        revoke=True,
     )
-    notify(
-        user=submission.user,
-        kind="kyc_rejected",
-        title="Identity verification withdrawn",
-        message=" ".join(item["message"] for item in reject_reason_messages(codes))
-        + (f" {submission.reviewer_message}" if submission.reviewer_message else ""),
-        data={"kyc_id": submission.pk, "status": Status.REJECTED, "reasons": codes, "revoked": True},
-    )
-    return submission
