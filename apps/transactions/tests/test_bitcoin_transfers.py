@@ -168,3 +168,19 @@ def test_a_signed_transaction_paying_a_stranger_too_is_refused(holder, esplora):
     assert error["details"] == {"address": stranger, "value": "60000"}
     assert not ChainTransaction.objects.exists()
     assert tx.txid().hex() not in esplora.state.mempool  # never sent
+
+
+@pytest.mark.parametrize("kind", ["p2pkh", "p2wpkh"])
+def test_paying_a_sanctioned_bitcoin_address_is_refused(holder, tmp_path, kind):
+    """An XBT entry of an SDN file: base58 matched exactly, bech32 in either case (apps/kyc screening)."""
+    from apps.kyc.models import AmlCase
+    from apps.kyc.services.sanctions import sanctions_list_import
+    from apps.kyc.tests.sdn_files import sdn_with
+
+    to = address_for(new_key(), kind)
+    sanctions_list_import(path=sdn_with(tmp_path / "sdn.csv", ("XBT", to)))
+    spelling = to.upper() if kind == "p2wpkh" else to
+    refused = _post(holder, "prepare", asset="BTC", to_address=spelling, amount="0.0005")
+    error = assert_error_shape(refused, 403, "sanctioned_address")
+    assert error["details"] == {}
+    assert AmlCase.objects.filter(normalized=to.lower() if kind == "p2wpkh" else to).exists()
