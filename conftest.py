@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
@@ -20,6 +21,9 @@ from rest_framework.test import APIClient
 
 from engipay.bootstrap import prepare
 from tests.helpers import Signer, wallet_sign_in
+
+if TYPE_CHECKING:
+    from tests.doubles.chainalysis import ChainalysisDouble
 
 pytest_plugins = ["tests.doubles.starknet_fixtures", "tests.doubles.esplora_fixtures"]
 
@@ -151,6 +155,17 @@ def bitcoin_tokens(db, bitcoin_chain) -> str:
         chain=bitcoin_chain, token=token, defaults={"address": NATIVE_ADDRESS, "decimals": 8, "is_native": True}
     )
     return bitcoin_chain
+
+
+@pytest.fixture
+def chainalysis(settings) -> Iterator[ChainalysisDouble]:
+    """The Chainalysis-style sanctions screening API (a local double), configured with the key ``test-key``."""
+    from tests.doubles.chainalysis import ChainalysisDouble
+
+    with ChainalysisDouble(api_key="test-key") as double:
+        settings.CHAINALYSIS_API_URL = double.url
+        settings.CHAINALYSIS_API_KEY = "test-key"
+        yield double
 
 
 # --- anvil -----------------------------------------------------------------------------------------------

@@ -1,12 +1,18 @@
-"""Helpers for tests: a wallet that signs like MetaMask, sign-in through the API, the error-shape check."""
+"""Helpers for tests: a wallet that signs like MetaMask, sign-in through the API, the error-shape check, staff users
+signed in to the admin."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
+from django.test import Client
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from rest_framework.test import APIClient
+
+if TYPE_CHECKING:
+    from apps.accounts.models import User
 
 
 class Signer:
@@ -155,3 +161,23 @@ def caip122_bitcoin_message(
     if expires_in is not None:
         lines.append(f"Expiration Time: {(issued + expires_in).strftime('%Y-%m-%dT%H:%M:%SZ')}")
     return "\n".join(lines)
+
+
+def staff_user(email: str, *groups: str, **extra) -> User:
+    """A staff user in the named groups (as their migrations left them), with a password for the admin sign-in."""
+    from django.contrib.auth.models import Group
+
+    from apps.accounts.models import User
+
+    user = User.objects.create_user(email=email, password="pw-for-tests-only", **extra)
+    user.is_staff = True
+    user.save()
+    user.groups.set(Group.objects.filter(name__in=groups))
+    return user
+
+
+def logged_in_client(user: User) -> Client:
+    """A Django test client signed in as ``user`` (for the admin)."""
+    client = Client()
+    client.force_login(user)
+    return client

@@ -8,10 +8,7 @@ from __future__ import annotations
 import base64
 import importlib
 import io
-import json
 import re
-import time
-from typing import Any
 
 import httpx
 import pytest
@@ -19,12 +16,12 @@ from cryptography.fernet import Fernet
 from django.contrib.admin.utils import quote
 from django.contrib.auth.models import Group, Permission
 from PIL import Image
-from websockets.sync.client import connect
 
 from apps.accounts import group_permissions
 from apps.accounts.models import User
 from apps.kyc.models import KycAuditEvent, KycSubmission
 from tests.browser.conftest import _chromium_page
+from tests.browser.helpers import UserSocket
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -69,32 +66,6 @@ def kyc_reviewer(settings) -> User:
     return reviewer
 
 
-class NotificationSocket:
-    """The user's notifications websocket (the `websockets` sync client), authenticated with a first message."""
-
-    def __init__(self, base: str, token: str) -> None:
-        self.socket = connect(base.replace("http://", "ws://") + "/ws/notifications/", open_timeout=10)
-        self.socket.send(json.dumps({"type": "auth", "token": token}))
-        self.seen: list[dict[str, Any]] = []
-
-    def wait_for(self, predicate, timeout: float = 15) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise AssertionError(f"no matching websocket message; got {self.seen}")
-            try:
-                event = json.loads(self.socket.recv(timeout=remaining))
-            except TimeoutError:
-                continue
-            self.seen.append(event)
-            if predicate(event):
-                return event
-
-    def close(self) -> None:
-        self.socket.close()
-
-
 @pytest.mark.timeout(300)  # a cold uvicorn import and the browser take a while on a busy machine
 def test_reviewer_opens_a_pending_submission_views_the_documents_and_approves_it(
     kyc_server, kyc_reviewer, make_user, monkeypatch, settings
@@ -102,9 +73,9 @@ def test_reviewer_opens_a_pending_submission_views_the_documents_and_approves_it
     base = kyc_server
     alice = make_user()
     bearer = {"Authorization": f"Bearer {alice.auth['token']}"}
-    notifications = NotificationSocket(base, alice.auth["token"])
+    notifications = UserSocket(base, "/ws/notifications/", alice.auth["token"])
     try:
-        notifications.wait_for(lambda e: e["type"] == "authenticated")
+        notifications.wait_for(lambda e: e["type"] == "authenticated", timeout=15)
 
         # The user submits through the real API.
         body = {
@@ -157,7 +128,7 @@ def test_reviewer_opens_a_pending_submission_views_the_documents_and_approves_it
             "monthly_transaction": int(settings.KYC_LIMITS["tier_1"]["monthly"]),
         }
         pushed = notifications.wait_for(
-            lambda e: e["type"] == "notification" and e["notification"]["type"] == "kyc_verified"
+            lambda e: e["type"] == "notification" and e["notification"]["type"] == "kyc_verified", timeout=15
         )
         assert pushed["notification"]["data"]["kyc_id"] == kyc_id
         assert pushed["notification"]["data"]["verification_level"] == "tier_1"

@@ -5,7 +5,6 @@ answers a ticket in the admin, and the user sees the reply in the API and as a w
 from __future__ import annotations
 
 import importlib
-import json
 import time
 from typing import Any
 
@@ -13,10 +12,10 @@ import httpx
 import pytest
 from django.apps import apps as django_apps
 from django.contrib.auth.models import Group, Permission
-from websockets.sync.client import connect
 
 from apps.accounts.models import User
 from apps.support.models import AgentProfile, ChatSession, TicketMessage
+from tests.browser.helpers import UserSocket
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -41,35 +40,6 @@ def support_agent(settings) -> User:
     agent.groups.add(group)
     AgentProfile.objects.create(user=agent, display_name="Sam", capacity=3)
     return agent
-
-
-class UserSocket:
-    """A user's websocket (the `websockets` sync client), authenticated with a first message."""
-
-    def __init__(self, base: str, path: str, token: str) -> None:
-        self.socket = connect(base.replace("http://", "ws://") + path, open_timeout=10)
-        self.socket.send(json.dumps({"type": "auth", "token": token}))
-        self.seen: list[dict[str, Any]] = []
-
-    def send(self, **payload: Any) -> None:
-        self.socket.send(json.dumps(payload))
-
-    def wait_for(self, predicate, timeout: float = 10) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise AssertionError(f"no matching websocket message; got {self.seen}")
-            try:
-                event = json.loads(self.socket.recv(timeout=remaining))
-            except TimeoutError:
-                continue
-            self.seen.append(event)
-            if predicate(event):
-                return event
-
-    def close(self) -> None:
-        self.socket.close()
 
 
 def _bearer(user: User) -> dict[str, str]:

@@ -15,10 +15,10 @@ import json
 import re
 import sys
 import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote
+
+from tests.doubles.server import LocalHTTPDouble, LocalHTTPHandler, LocalHTTPServer
 
 _EVM = re.compile(r"^0x[0-9a-fA-F]{40}$")
 
@@ -43,26 +43,15 @@ class ChainalysisState:
         }
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
+class _Server(LocalHTTPServer):
     state: ChainalysisState
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(LocalHTTPHandler):
     server: _Server
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
     def _send(self, status: int, body: dict[str, Any]) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        self._reply(status, json.dumps(body).encode(), "application/json")
 
     def do_GET(self) -> None:
         state = self.server.state
@@ -80,48 +69,23 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(404, {"message": "Not found"})
 
 
-class ChainalysisDouble:
+class ChainalysisDouble(LocalHTTPDouble):
     """``with ChainalysisDouble(api_key="k") as api: api.sanction("0x...") ... api.url``."""
+
+    server_class = _Server
+    handler_class = _Handler
+    thread_name = "chainalysis-double"
 
     def __init__(self, *, api_key: str = "test-chainalysis-key", host: str = "127.0.0.1", port: int = 0) -> None:
         self.state = ChainalysisState(api_key)
-        self._host, self._port = host, port
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        super().__init__(host=host, port=port)
 
     @property
     def api_key(self) -> str:
         return self.state.api_key
 
-    @property
-    def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("ChainalysisDouble is not started")
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> ChainalysisDouble:
-        self._server = _Server((self._host, self._port), _Handler)
-        self._server.state = self.state
-        server = self._server
-        self._thread = threading.Thread(
-            target=lambda: server.serve_forever(poll_interval=0.05), name="chainalysis-double", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join(5)
-            self._server = None
-
-    def __enter__(self) -> ChainalysisDouble:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def _attach(self, server: _Server) -> None:
+        server.state = self.state
 
     def sanction(self, address: str, name: str = "SANCTIONS: TEST DOUBLE ENTITY") -> None:
         with self.state.lock:
@@ -150,13 +114,7 @@ def main(argv: list[str] | None = None) -> None:
         double.sanction(address)
     sys.stdout.write(f"SANDBOX Chainalysis sanctions API (test double) at {double.url}\n")
     sys.stdout.flush()
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        double.stop()
+    double.serve_until_interrupted()
 
 
 if __name__ == "__main__":

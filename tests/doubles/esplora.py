@@ -23,13 +23,14 @@ import threading
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from embit import base58, bech32, ec, hashes
 from embit.networks import NETWORKS
 from embit.script import Script
 from embit.transaction import SIGHASH, Transaction, TransactionInput, TransactionOutput
+
+from tests.doubles.server import LocalHTTPDouble, LocalHTTPHandler, LocalHTTPServer
 
 NETWORK_PARAMS = {
     "mainnet": NETWORKS["main"],
@@ -447,23 +448,13 @@ def _btc(sats: int) -> str:
     return format(Decimal(sats).scaleb(-8), "f")
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(LocalHTTPHandler):
     server: _Server
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms delayed-ACK stall
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
     def _send(self, status: int, body: str | dict | list, content_type: str = "text/plain") -> None:
         if not isinstance(body, str):
             body, content_type = json.dumps(body), "application/json"
-        data = body.encode()
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        self._reply(status, body.encode(), content_type)
 
     def _body(self) -> bytes:
         return self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -566,52 +557,26 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(400, f"Bad request: {exc}")
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
+class _Server(LocalHTTPServer):
     state: EsploraState
 
 
-class EsploraDouble:
+class EsploraDouble(LocalHTTPDouble):
     """A local Esplora server: ``with EsploraDouble() as esplora: ... esplora.url``."""
+
+    server_class = _Server
+    handler_class = _Handler
+    thread_name = "esplora-double"
 
     def __init__(self, network: str = "regtest", *, host: str = "127.0.0.1", port: int = 0) -> None:
         if network not in NETWORK_PARAMS:
             raise ValueError(f"network must be one of {sorted(NETWORK_PARAMS)}")
         self.network = network
         self.state = EsploraState(network)
-        self._host, self._port = host, port
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        super().__init__(host=host, port=port)
 
-    @property
-    def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("EsploraDouble is not started")
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> EsploraDouble:
-        self._server = _Server((self._host, self._port), _Handler)
-        self._server.state = self.state
-        server = self._server
-        self._thread = threading.Thread(
-            target=lambda: server.serve_forever(poll_interval=0.05), name="esplora-double", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join(5)
-            self._server = None
-
-    def __enter__(self) -> EsploraDouble:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def _attach(self, server: _Server) -> None:
+        server.state = self.state
 
     # --- Python conveniences (the same as the control endpoints) ----------------------------------------------
 
@@ -653,15 +618,7 @@ def main(argv: list[str] | None = None) -> None:
         f" (block every {args.block_seconds or 'never'} s; POST /_sandbox/fund, /_sandbox/mine)\n"
     )
     sys.stdout.flush()
-    try:
-        while True:
-            time.sleep(args.block_seconds or 3600)
-            if args.block_seconds:
-                double.mine(1)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        double.stop()
+    double.serve_until_interrupted(args.block_seconds or 3600, (lambda: double.mine(1)) if args.block_seconds else None)
 
 
 if __name__ == "__main__":

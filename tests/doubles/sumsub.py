@@ -30,11 +30,12 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import httpx
+
+from tests.doubles.server import LocalHTTPDouble, LocalHTTPHandler, LocalHTTPServer
 
 ID_DOC_TYPES = {
     "PASSPORT",
@@ -141,23 +142,11 @@ def parse_multipart(content_type: str, body: bytes) -> dict[str, tuple[dict[str,
     return parts
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(LocalHTTPHandler):
     server: _Server
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
     def _send(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
+        self._reply(status, json.dumps(body).encode(), "application/json", headers)
 
     def _signature_check(self, state: SumsubState, body: bytes) -> None:
         token = self.headers.get("X-App-Token")
@@ -280,13 +269,16 @@ class _Handler(BaseHTTPRequestHandler):
         return 200, metadata, {"X-Image-Id": image_id}
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
+class _Server(LocalHTTPServer):
     double: SumsubDouble
 
 
-class SumsubDouble:
+class SumsubDouble(LocalHTTPDouble):
     """``with SumsubDouble(app_token=..., secret_key=..., webhook_secret=...) as sumsub: ... sumsub.url``."""
+
+    server_class = _Server
+    handler_class = _Handler
+    thread_name = "sumsub-double"
 
     def __init__(
         self,
@@ -303,40 +295,11 @@ class SumsubDouble:
         self.webhook_secret = webhook_secret
         self.webhook_url = webhook_url
         self.digest_alg = digest_alg
-        self._host, self._port = host, port
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        super().__init__(host=host, port=port)
 
-    @property
-    def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("SumsubDouble is not started")
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> SumsubDouble:
-        self._server = _Server((self._host, self._port), _Handler)
-        self._server.double = self
-        self._port = self._server.server_address[1]  # a restart comes back on the same port
-        server = self._server
-        self._thread = threading.Thread(
-            target=lambda: server.serve_forever(poll_interval=0.05), name="sumsub-double", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join(5)
-            self._server = None
-
-    def __enter__(self) -> SumsubDouble:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def _attach(self, server: _Server) -> None:
+        server.double = self
+        self._port = server.server_address[1]  # a restart comes back on the same port
 
     # --- Python conveniences --------------------------------------------------------------------------------
 
@@ -436,11 +399,7 @@ def main(argv: list[str] | None = None) -> None:
     ).start()
     sys.stdout.write(f"SANDBOX Sumsub (test double, not the real vendor) at {double.url}\n")
     sys.stdout.flush()
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        double.stop()
+    double.serve_until_interrupted()
 
 
 if __name__ == "__main__":

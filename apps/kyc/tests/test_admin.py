@@ -13,7 +13,7 @@ from decimal import Decimal
 import pytest
 from django.contrib import admin
 from django.contrib.admin.utils import quote
-from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -34,6 +34,7 @@ from apps.kyc.services import review
 from apps.kyc.services.documents import kyc_document_read
 from apps.kyc.services.submissions import kyc_submission_create
 from apps.notifications.models import Notification
+from tests.helpers import logged_in_client, staff_user
 
 from .conftest import image_b64
 
@@ -42,47 +43,33 @@ pytestmark = pytest.mark.django_db
 Action = KycAuditEvent.Action
 
 
-def _staff(email: str, *groups: str, **extra) -> User:
-    user = User.objects.create_user(email=email, password="pw-for-tests-only", **extra)
-    user.is_staff = True
-    user.save()
-    user.groups.set(Group.objects.filter(name__in=groups))
-    return user
-
-
-def _client(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
 def _messages(response) -> list[str]:
     return [str(m) for m in response.context["messages"]] if response.context else []
 
 
 @pytest.fixture
 def reviewer_user() -> User:
-    return _staff("reviewer@example.com", "KYC reviewers")
+    return staff_user("reviewer@example.com", "KYC reviewers")
 
 
 @pytest.fixture
 def reviewer(reviewer_user) -> Client:
-    return _client(reviewer_user)
+    return logged_in_client(reviewer_user)
 
 
 @pytest.fixture
 def second_reviewer_user() -> User:
-    return _staff("reviewer2@example.com", "KYC reviewers")
+    return staff_user("reviewer2@example.com", "KYC reviewers")
 
 
 @pytest.fixture
 def agent() -> Client:
-    return _client(_staff("agent@example.com", "Support agents"))
+    return logged_in_client(staff_user("agent@example.com", "Support agents"))
 
 
 @pytest.fixture
 def editor() -> Client:
-    return _client(_staff("editor@example.com", "Help editors"))
+    return logged_in_client(staff_user("editor@example.com", "Help editors"))
 
 
 def _change_url(submission: KycSubmission) -> str:
@@ -155,7 +142,7 @@ def test_queue_is_oldest_first_with_the_sla_and_its_filter(reviewer, make_user, 
 def test_nobody_adds_edits_or_deletes_submissions_in_the_admin(reviewer, make_user, make_submission):
     submission = make_submission(make_user())
     boss = User.objects.create_superuser(email="boss@example.com", password="pw-for-tests-only")
-    for client in (reviewer, _client(boss)):
+    for client in (reviewer, logged_in_client(boss)):
         assert client.get(reverse("admin:kyc_kycsubmission_add")).status_code == 403
         assert client.get(reverse("admin:kyc_kycsubmission_delete", args=[quote(submission.pk)])).status_code == 403
         assert client.post(_change_url(submission), {"status": "verified"}).status_code == 403
@@ -257,9 +244,9 @@ def test_document_url_refuses_unknown_kinds_missing_documents_and_purged_ones(re
 
 def test_viewing_without_the_documents_permission_shows_no_personal_info(make_user, make_submission):
     submission = make_submission(make_user())
-    viewer = _staff("viewer@example.com")
+    viewer = staff_user("viewer@example.com")
     viewer.user_permissions.add(Permission.objects.get(codename="view_kycsubmission"))
-    client = _client(viewer)
+    client = logged_in_client(viewer)
     page = client.get(_change_url(submission))
     assert page.status_code == 200
     html = page.content.decode()
@@ -404,7 +391,7 @@ def test_four_eyes_on_tier_2_needs_a_second_reviewer(
     ]
     assert KycSubmission.objects.get(pk=submission.pk).status == "in_review"
 
-    second = _client(second_reviewer_user)
+    second = logged_in_client(second_reviewer_user)
     assert "You gave the first approval" not in second.get(_change_url(submission)).content.decode()
     confirmed = _decide(second, submission, decision="approve")
     assert "Approved: the user is verified at tier_2." in _messages(confirmed)
@@ -424,7 +411,7 @@ def test_decisions_need_post_and_the_csrf_token(reviewer_user, alice, make_submi
     url = reverse("admin:kyc_kycsubmission_decide", args=[submission.pk])
     assert client.post(url, {"decision": "approve"}).status_code == 403
     assert client.post(reverse("admin:kyc_kycsubmission_start_review", args=[submission.pk])).status_code == 403
-    assert _client(reviewer_user).get(url).status_code == 405
+    assert logged_in_client(reviewer_user).get(url).status_code == 405
     assert KycSubmission.objects.get(pk=submission.pk).status == "pending"
 
 
@@ -455,7 +442,7 @@ def test_reviewer_clears_and_confirms_aml_cases_with_a_note(reviewer, reviewer_u
     # The list action, on several cases at once, with the note from the action bar.
     one, two = _aml_case(alice, "0x" + "cd" * 20), _aml_case(None, "0x" + "ef" * 20)
     listing = reverse("admin:kyc_amlcase_changelist")
-    assert _client(reviewer_user).get(listing, {"status__exact": "open"}).status_code == 200
+    assert logged_in_client(reviewer_user).get(listing, {"status__exact": "open"}).status_code == 200
     response = reviewer.post(
         listing,
         {"action": "confirm_cases", "_selected_action": [one.pk, two.pk, case.pk], "note": "Listed entity."},
@@ -475,7 +462,7 @@ def test_reviewer_clears_and_confirms_aml_cases_with_a_note(reviewer, reviewer_u
 def test_audit_events_cannot_be_added_edited_or_deleted_even_by_a_superuser(reviewer, alice, make_submission):
     submission = make_submission(alice)
     event = KycAuditEvent.objects.get(submission=submission, action=Action.SUBMITTED)
-    boss = _client(User.objects.create_superuser(email="boss@example.com", password="pw-for-tests-only"))
+    boss = logged_in_client(User.objects.create_superuser(email="boss@example.com", password="pw-for-tests-only"))
     for client in (boss, reviewer):
         listing = client.get(reverse("admin:kyc_kycauditevent_changelist"), {"q": submission.pk})
         assert listing.status_code == 200
@@ -552,7 +539,7 @@ def _every_kyc_url(make_user, make_submission) -> tuple[list[str], list[tuple[st
 @pytest.mark.parametrize("group", ["Support agents", "Help editors"])
 def test_support_agents_and_help_editors_get_403_on_every_kyc_url(group, make_user, make_submission):
     gets, posts = _every_kyc_url(make_user, make_submission)
-    client = _client(_staff("other@example.com", group))
+    client = logged_in_client(staff_user("other@example.com", group))
     assert len(gets) == 8 * 5 + 3  # eight registered KYC models (KycDocument is not one), three documents
     for url in gets:
         assert client.get(url).status_code == 403, url
@@ -586,7 +573,7 @@ def test_reviewer_sees_only_kyc_and_gets_403_everywhere_else(reviewer):
 def test_limit_usage_is_for_superusers_only_and_read_only(make_user):
     user = make_user()
     usage = LimitUsage.objects.create(user=user, usd_amount=Decimal("12.50"), reference="tx:x", kind="transaction")
-    boss = _client(User.objects.create_superuser(email="boss@example.com", password="pw-for-tests-only"))
+    boss = logged_in_client(User.objects.create_superuser(email="boss@example.com", password="pw-for-tests-only"))
     assert boss.get(reverse("admin:kyc_limitusage_changelist")).status_code == 200
     assert boss.get(reverse("admin:kyc_limitusage_change", args=[usage.pk])).status_code == 200
     assert boss.post(reverse("admin:kyc_limitusage_change", args=[usage.pk]), {"kind": "x"}).status_code == 403

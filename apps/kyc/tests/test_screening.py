@@ -6,7 +6,6 @@ which sits above kyc."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 
 import pytest
 from django.db import transaction
@@ -14,14 +13,14 @@ from eth_account import Account
 from rest_framework.test import APIClient
 
 from apps.accounts.models import User, Wallet
-from apps.kyc.models import AmlCase, KycAuditEvent, SanctionsList
+from apps.kyc.models import AmlCase, KycAuditEvent
 from apps.kyc.services.sanctions import sanctions_list_import
 from apps.kyc.services.screening import address_screen, aml_case_clear, aml_case_confirm
 from engipay.api.errors import ApplicationError, Forbidden
 from tests.doubles.chainalysis import ChainalysisDouble
-from tests.helpers import Signer, assert_error_shape, fresh_nonce
+from tests.helpers import Signer, fresh_nonce
 
-from .sdn_files import FIXTURE, sdn_with
+from .sdn_files import FIXTURE, assert_sanctioned, sanction
 
 DEMO_ETH = "0x966757F48E76dBE9B1B95EB5A494A6fa4Ee0c3a6"  # in fixtures/sanctions/sdn_demo.csv
 DEMO_XBT = "1DAVBbe5Vuiz84BYDpfv1JRenPoAPvny1G"
@@ -38,36 +37,17 @@ def _wallet_body(signer: Signer, client: APIClient) -> dict:
     }
 
 
-def _sanction(tmp_path, *addresses: tuple[str, str]) -> SanctionsList:
-    sanctions_list, _ = sanctions_list_import(path=sdn_with(tmp_path / "sdn.csv", *addresses))
-    return sanctions_list
-
-
-def _assert_sanctioned(response) -> None:
-    error = assert_error_shape(response, 403, "sanctioned_address")
-    assert error["details"] == {}  # nothing about the list or the match reaches the user
-    assert "FICTIONAL" not in response.content.decode()
-
-
-@pytest.fixture
-def chainalysis(settings) -> Iterator[ChainalysisDouble]:
-    with ChainalysisDouble(api_key="test-key") as double:
-        settings.CHAINALYSIS_API_URL = double.url
-        settings.CHAINALYSIS_API_KEY = "test-key"
-        yield double
-
-
 # --- Wallets (the accounts hook), in real transactions: the case must outlive the refused request's rollback ---
 
 
 @pytest.mark.django_db(transaction=True)
 def test_linking_a_sanctioned_wallet_is_refused_and_the_case_survives(tmp_path, api_client_for, alice, caplog):
     sanctioned = Signer()
-    sanctions_list = _sanction(tmp_path, ("ETH", sanctioned.address.lower()))
+    sanctions_list = sanction(tmp_path, ("ETH", sanctioned.address.lower()))
     client = api_client_for(alice)
     with caplog.at_level(logging.WARNING, logger="apps.kyc.services.screening"):
         response = client.post("/api/auth/wallets", _wallet_body(sanctioned, client), format="json")
-    _assert_sanctioned(response)
+    assert_sanctioned(response)
     assert not Wallet.objects.filter(address=sanctioned.address).exists()
     case = AmlCase.objects.get()
     assert (case.user, case.address, case.normalized) == (alice, sanctioned.address, sanctioned.address.lower())
@@ -80,7 +60,7 @@ def test_linking_a_sanctioned_wallet_is_refused_and_the_case_survives(tmp_path, 
     assert any("AML hit" in r.getMessage() and sanctioned.address in r.getMessage() for r in caplog.records)
 
     again = client.post("/api/auth/wallets", _wallet_body(sanctioned, client), format="json")
-    _assert_sanctioned(again)
+    assert_sanctioned(again)
     assert AmlCase.objects.count() == 1  # the open case is reused; each attempt is one more audit event
     assert KycAuditEvent.objects.filter(aml_case=case, action=KycAuditEvent.Action.AML_HIT).count() == 2
 
@@ -88,10 +68,10 @@ def test_linking_a_sanctioned_wallet_is_refused_and_the_case_survives(tmp_path, 
 @pytest.mark.django_db(transaction=True)
 def test_signing_up_with_a_sanctioned_wallet_is_refused_and_creates_no_user(tmp_path, api_client):
     sanctioned = Signer()
-    _sanction(tmp_path, ("ETH", sanctioned.address))
+    sanction(tmp_path, ("ETH", sanctioned.address))
     users_before = User.objects.count()
     response = api_client.post("/api/auth/wallet-connect", _wallet_body(sanctioned, api_client), format="json")
-    _assert_sanctioned(response)
+    assert_sanctioned(response)
     assert User.objects.count() == users_before
     assert not Wallet.objects.filter(address=sanctioned.address).exists()
     case = AmlCase.objects.get()
@@ -100,7 +80,7 @@ def test_signing_up_with_a_sanctioned_wallet_is_refused_and_creates_no_user(tmp_
 
 @pytest.mark.django_db
 def test_a_clean_wallet_still_links_and_signs_in(tmp_path, api_client_for, alice):
-    _sanction(tmp_path, ("ETH", DEMO_ETH))
+    sanction(tmp_path, ("ETH", DEMO_ETH))
     client = api_client_for(alice)
     clean = Signer()
     response = client.post("/api/auth/wallets", _wallet_body(clean, client), format="json")
@@ -110,7 +90,7 @@ def test_a_clean_wallet_still_links_and_signs_in(tmp_path, api_client_for, alice
 
 @pytest.mark.django_db(transaction=True)
 def test_screening_inside_a_callers_transaction_still_blocks_and_says_so(tmp_path, alice, caplog):
-    _sanction(tmp_path, ("ETH", DEMO_ETH))
+    sanction(tmp_path, ("ETH", DEMO_ETH))
     with (
         caplog.at_level(logging.ERROR, logger="apps.kyc.services.screening"),
         pytest.raises(Forbidden),
@@ -128,7 +108,7 @@ def test_screening_inside_a_callers_transaction_still_blocks_and_says_so(tmp_pat
 def test_starknet_felts_match_with_or_without_leading_zeros(alice, tmp_path, listed_padded):
     felt = "4c0a5193d58f74fbace4b74dcf65481e734ed1714121bdc571da345540efa05"  # 63 hex digits
     listed = "0x" + (felt.rjust(64, "0") if listed_padded else felt)
-    _sanction(tmp_path, ("STRK", listed))
+    sanction(tmp_path, ("STRK", listed))
     for spelling in ("0x" + felt.rjust(64, "0"), "0x" + felt, "0x" + felt.upper().rjust(64, "0")):
         with pytest.raises(Forbidden):
             address_screen(user=alice, address=spelling, chain_kind="starknet", context="transaction_prepare")
@@ -151,7 +131,7 @@ def test_evm_addresses_are_blocked_whatever_their_case(alice, spelling):
 @pytest.mark.django_db
 def test_evm_addresses_listed_in_lower_case_match_the_checksummed_spelling(tmp_path, alice):
     target = Account.create().address
-    _sanction(tmp_path, ("USDT", target.lower()))  # any ticker carrying an 0x address is EVM
+    sanction(tmp_path, ("USDT", target.lower()))  # any ticker carrying an 0x address is EVM
     with pytest.raises(Forbidden):
         address_screen(user=alice, address=target, chain_kind="evm", context="transaction_prepare")
 
@@ -182,7 +162,7 @@ def test_without_a_list_or_api_nothing_is_blocked(alice):
 @pytest.mark.django_db
 def test_a_new_list_reloaded_after_linking_opens_a_case_for_the_linked_wallet(tmp_path, alice):
     wallet = alice.wallets.get()
-    _sanction(tmp_path, ("ETH", wallet.address.lower()))
+    sanction(tmp_path, ("ETH", wallet.address.lower()))
     case = AmlCase.objects.get()
     assert (case.user, case.context, case.status) == (alice, "list_rescreen", "open")
 
@@ -195,7 +175,7 @@ def test_an_api_hit_blocks_with_source_chainalysis(chainalysis, api_client_for, 
     sanctioned = Signer()
     chainalysis.sanction(sanctioned.address, name="SANCTIONS: OFAC SDN TEST DOUBLE")
     client = api_client_for(alice)
-    _assert_sanctioned(client.post("/api/auth/wallets", _wallet_body(sanctioned, client), format="json"))
+    assert_sanctioned(client.post("/api/auth/wallets", _wallet_body(sanctioned, client), format="json"))
     assert not Wallet.objects.filter(address=sanctioned.address).exists()
     case = AmlCase.objects.get()
     assert (case.source, case.context, case.sanctions_list) == ("chainalysis", "wallet_link", None)
@@ -300,9 +280,9 @@ def test_a_wallet_listed_after_sign_up_cannot_sign_in_again(tmp_path, api_client
     listed_later = Signer()
     first = api_client.post("/api/auth/wallet-connect", _wallet_body(listed_later, api_client), format="json")
     assert first.status_code == 200, first.content
-    _sanction(tmp_path, ("ETH", listed_later.address))
+    sanction(tmp_path, ("ETH", listed_later.address))
     again = api_client.post("/api/auth/wallet-connect", _wallet_body(listed_later, api_client), format="json")
-    _assert_sanctioned(again)
+    assert_sanctioned(again)
     # The list import's re-screen opened the case; the refused sign-in is one more hit on it.
     case = AmlCase.objects.get()
     assert str(case.user.pk) == first.json()["user"]["id"]

@@ -20,6 +20,7 @@ from apps.accounts.models import User
 from apps.notifications.models import Notification
 from apps.support.models import AgentProfile, ChatMessage, ChatSession, Macro, Team, Ticket, TicketMessage
 from apps.support.services import tickets as ticket_services
+from tests.helpers import logged_in_client, staff_user
 
 pytestmark = pytest.mark.django_db
 
@@ -31,42 +32,28 @@ EXPECTED_PERMISSIONS = {
 }  # fmt: skip
 
 
-def _staff(email: str, *groups: str, **extra) -> User:
-    user = User.objects.create_user(email=email, password="pw-for-tests-only", **extra)
-    user.is_staff = True
-    user.save()
-    user.groups.set(Group.objects.filter(name__in=groups))
-    return user
-
-
-def _client(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
 @pytest.fixture
 def agent_user() -> User:
-    user = _staff("agent@example.com", "Support agents")
+    user = staff_user("agent@example.com", "Support agents")
     AgentProfile.objects.create(user=user, display_name="Sam")
     return user
 
 
 @pytest.fixture
 def agent(agent_user) -> Client:
-    return _client(agent_user)
+    return logged_in_client(agent_user)
 
 
 @pytest.fixture
 def other_agent() -> User:
-    user = _staff("agent2@example.com", "Support agents")
+    user = staff_user("agent2@example.com", "Support agents")
     AgentProfile.objects.create(user=user, display_name="Kim")
     return user
 
 
 @pytest.fixture
 def editor() -> Client:
-    return _client(_staff("editor@example.com", "Help editors"))
+    return logged_in_client(staff_user("editor@example.com", "Help editors"))
 
 
 @pytest.fixture
@@ -312,13 +299,13 @@ def test_a_refused_status_after_a_macro_sends_nothing(agent, alice):
 
 def test_a_status_change_from_the_reply_box_needs_the_change_permission(alice):
     ticket = _ticket(alice)
-    writer = _staff("writer@example.com")
+    writer = staff_user("writer@example.com")
     writer.user_permissions.add(*Permission.objects.filter(codename__in=["view_ticket", "add_ticketmessage"]))
     url = reverse("admin:support_ticket_reply", args=[ticket.pk])
-    assert _client(writer).post(url, {"set_status": "closed"}).status_code == 403
-    assert _client(writer).post(url, {"body": "Hello", "set_status": "resolved"}).status_code == 403
+    assert logged_in_client(writer).post(url, {"set_status": "closed"}).status_code == 403
+    assert logged_in_client(writer).post(url, {"body": "Hello", "set_status": "resolved"}).status_code == 403
     assert Ticket.objects.get(pk=ticket.pk).status == "open"
-    assert _client(writer).post(url, {"body": "Hello"}).status_code == 302  # a plain reply is theirs to send
+    assert logged_in_client(writer).post(url, {"body": "Hello"}).status_code == 302  # a plain reply is theirs to send
     assert Ticket.objects.get(pk=ticket.pk).status == "pending"
 
 
@@ -363,10 +350,10 @@ def test_reply_needs_post_and_the_add_message_permission(agent):
     ticket = _ticket(_customer())
     url = reverse("admin:support_ticket_reply", args=[ticket.pk])
     assert agent.get(url).status_code == 405
-    viewer = _staff("viewer@example.com")
+    viewer = staff_user("viewer@example.com")
     viewer.user_permissions.add(Permission.objects.get(codename="view_ticket"))
-    assert _client(viewer).get(reverse("admin:support_ticket_change", args=[ticket.pk])).status_code == 200
-    assert _client(viewer).post(url, {"body": "hi"}).status_code == 403
+    assert logged_in_client(viewer).get(reverse("admin:support_ticket_change", args=[ticket.pk])).status_code == 200
+    assert logged_in_client(viewer).post(url, {"body": "hi"}).status_code == 403
     assert not TicketMessage.objects.exists()
 
 
@@ -432,7 +419,7 @@ def test_teams_are_read_only_for_agents_and_editable_by_a_superuser(agent):
             "sla_high_minutes": 60, "sla_medium_minutes": 120, "sla_low_minutes": 600}  # fmt: skip
     assert agent.post(url, data).status_code == 403
     boss = User.objects.create_superuser(email="boss@example.com", password="pw-for-tests-only")
-    assert _client(boss).post(url, data).status_code == 302
+    assert logged_in_client(boss).post(url, data).status_code == 302
     team.refresh_from_db()
     assert (team.categories, team.sla_urgent_minutes) == (["technical"], 5)
 

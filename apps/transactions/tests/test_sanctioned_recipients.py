@@ -4,44 +4,21 @@ the Chainalysis-style API is a local double speaking its REST shape."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from eth_account import Account
 
-from apps.kyc.models import AmlCase, SanctionsList
-from apps.kyc.services.sanctions import sanctions_list_import
-from apps.kyc.tests.sdn_files import sdn_with
+from apps.kyc.models import AmlCase
+from apps.kyc.tests.sdn_files import assert_sanctioned, sanction
 from apps.transactions.models import ChainTransaction
-from tests.doubles.chainalysis import ChainalysisDouble
-from tests.helpers import assert_error_shape
 
 pytestmark = pytest.mark.django_db
-
-
-def _sanction(tmp_path, *addresses: tuple[str, str]) -> SanctionsList:
-    sanctions_list, _ = sanctions_list_import(path=sdn_with(tmp_path / "sdn.csv", *addresses))
-    return sanctions_list
-
-
-def _assert_sanctioned(response) -> None:
-    error = assert_error_shape(response, 403, "sanctioned_address")
-    assert error["details"] == {}  # nothing about the list or the match reaches the user
-
-
-@pytest.fixture
-def chainalysis(settings) -> Iterator[ChainalysisDouble]:
-    with ChainalysisDouble(api_key="test-key") as double:
-        settings.CHAINALYSIS_API_URL = double.url
-        settings.CHAINALYSIS_API_KEY = "test-key"
-        yield double
 
 
 @pytest.mark.parametrize("spelling", ["checksummed", "lower"])
 def test_preparing_a_payment_to_a_sanctioned_address_is_refused(tmp_path, chain, party, spelling):
     alice, to = party(), Account.create().address
-    _sanction(tmp_path, ("ETH", to.lower() if spelling == "checksummed" else to))
-    _assert_sanctioned(
+    sanction(tmp_path, ("ETH", to.lower() if spelling == "checksummed" else to))
+    assert_sanctioned(
         alice.prepare(asset="ETH", to_address=to if spelling == "checksummed" else to.lower(), amount="0.1")
     )
     case = AmlCase.objects.get()
@@ -58,8 +35,8 @@ def test_broadcasting_a_payment_to_a_sanctioned_address_is_refused_and_nothing_i
     prepared = alice.prepare(asset="ETH", to_address=to, amount="0.2")
     assert prepared.status_code == 200, prepared.content
     signed = alice.sign(prepared.json()["transaction"])
-    _sanction(tmp_path, ("ETH", to))
-    _assert_sanctioned(alice.broadcast(asset="ETH", to_address=to, amount="0.2", signed_transaction=signed))
+    sanction(tmp_path, ("ETH", to))
+    assert_sanctioned(alice.broadcast(asset="ETH", to_address=to, amount="0.2", signed_transaction=signed))
     assert not ChainTransaction.objects.exists()
     assert anvil_w3.eth.get_balance(to) == 0
     assert AmlCase.objects.get().context == "transaction_broadcast"
@@ -74,7 +51,7 @@ def test_tracking_a_transfer_the_wallet_already_sent_to_a_sanctioned_address_ope
     alice, to = party(), Account.create().address
     prepared = alice.prepare(asset="ETH", to_address=to, amount="0.3")
     tx_hash = anvil_w3.eth.send_raw_transaction(alice.sign(prepared.json()["transaction"])).to_0x_hex()
-    _sanction(tmp_path, ("ETH", to))
+    sanction(tmp_path, ("ETH", to))
     response = alice.broadcast(tx_hash=tx_hash, asset="ETH", to_address=to, amount="0.3")
     assert response.status_code == 201, response.content  # on chain already: recorded, not refused
     case = AmlCase.objects.get()
@@ -84,7 +61,7 @@ def test_tracking_a_transfer_the_wallet_already_sent_to_a_sanctioned_address_ope
 def test_a_payment_the_screening_api_flags_is_refused(chainalysis, chain, party):
     alice, to = party(), Account.create().address
     chainalysis.sanction(to, name="SANCTIONS: OFAC SDN TEST DOUBLE")
-    _assert_sanctioned(alice.prepare(asset="ETH", to_address=to.lower(), amount="0.1"))
+    assert_sanctioned(alice.prepare(asset="ETH", to_address=to.lower(), amount="0.1"))
     case = AmlCase.objects.get()
     assert (case.source, case.context) == ("chainalysis", "transaction_prepare")
     assert case.match["identifications"][0]["category"] == "sanctions"
@@ -96,8 +73,8 @@ def test_a_wallet_listed_after_it_was_linked_cannot_send(tmp_path, chain, party)
     prepared = alice.prepare(asset="ETH", to_address=to, amount="0.1")
     assert prepared.status_code == 200, prepared.content
     signed = alice.sign(prepared.json()["transaction"])
-    _sanction(tmp_path, ("ETH", alice.address))
-    _assert_sanctioned(alice.prepare(asset="ETH", to_address=to, amount="0.1"))
-    _assert_sanctioned(alice.broadcast(asset="ETH", to_address=to, amount="0.1", signed_transaction=signed))
+    sanction(tmp_path, ("ETH", alice.address))
+    assert_sanctioned(alice.prepare(asset="ETH", to_address=to, amount="0.1"))
+    assert_sanctioned(alice.broadcast(asset="ETH", to_address=to, amount="0.1", signed_transaction=signed))
     assert not ChainTransaction.objects.exists()
     assert AmlCase.objects.filter(user=alice.user, status="open").exists()
