@@ -13,6 +13,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from apps.notifications.routing import websocket_urlpatterns as notification_routes  # noqa: E402
 from apps.support.routing import websocket_urlpatterns as support_routes  # noqa: E402
 from engipay.bootstrap import prepare  # noqa: E402
+from engipay.edge_cache import EdgeCache  # noqa: E402
 from engipay.ws_auth import QueryTokenAuthMiddleware  # noqa: E402
 
 prepare()
@@ -21,7 +22,8 @@ websocket_urlpatterns = [*notification_routes, *support_routes]
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        # Anonymous GETs of paths the apps register (help search) may be answered from Redis before Django.
+        "http": EdgeCache(django_asgi_app),
         # No Origin check: sockets authenticate with an explicit token, never a cookie, so a foreign page cannot
         # ride on a visitor's session (cross-site websocket hijacking needs ambient credentials).
         "websocket": QueryTokenAuthMiddleware(URLRouter(websocket_urlpatterns)),
