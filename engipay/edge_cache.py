@@ -97,19 +97,18 @@ class EdgeCache:
             return
         from django.core.cache import cache
 
-        query = urlencode(sorted(parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)))
-        variant = "|".join(
-            [scope["path"], query, headers.get(b"accept", b"").decode("latin-1"), headers.get(b"origin", b"").decode()]
-        )
-        prefix = cache.make_key(f"edge:{hashlib.sha256(variant.encode()).hexdigest()[:40]}:")
-        allowed, window = _rate()
-        throttle_key = cache.make_key(f"edge:throttle:{_ident(scope, headers)}:{int(time.time()) // window}")
         try:
+            query = urlencode(sorted(parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)))
+            accept, origin = (headers.get(name, b"").decode("latin-1") for name in (b"accept", b"origin"))
+            variant = "|".join([scope["path"], query, accept, origin])
+            prefix = cache.make_key(f"edge:{hashlib.sha256(variant.encode()).hexdigest()[:40]}:")
+            allowed, window = _rate()
+            throttle_key = cache.make_key(f"edge:throttle:{_ident(scope, headers)}:{int(time.time()) // window}")
             self._client()
             passed, version, entry = await self._lookup(
                 keys=[throttle_key, cache.make_key(rule.version_key)], args=[window, allowed, prefix]
             )
-        except Exception:  # Redis down or slow: Django serves it (and reports Redis in its own way)
+        except Exception:  # Redis down or slow, or an odd request: Django serves it (and reports in its own way)
             logger.warning("Edge cache unavailable; %s goes to Django", scope["path"], exc_info=True)
             await self.app(scope, receive, send)
             return
