@@ -98,7 +98,9 @@ class EdgeCache:
         from django.core.cache import cache
 
         try:
-            query = urlencode(sorted(parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)))
+            query = urlencode(
+                sorted(parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True))
+            )
             accept, origin = (headers.get(name, b"").decode("latin-1") for name in (b"accept", b"origin"))
             variant = "|".join([scope["path"], query, accept, origin])
             prefix = cache.make_key(f"edge:{hashlib.sha256(variant.encode()).hexdigest()[:40]}:")

@@ -78,3 +78,10 @@ async def test_the_anonymous_throttle_still_holds(client, articles, settings):
     assert len(hits) <= 2  # the edge serves at most the rate (one request of it was the miss)
     assert answers[-1].status_code == 429
     assert answers[-1].json()["error"]["code"] == "throttled"
+
+
+async def test_odd_header_bytes_are_not_a_500(client, articles):
+    response = await client.get(
+        "/api/help/articles", params={"search": "wallet"}, headers={"Origin": "https://\xe9xample.test"}
+    )
+    assert response.status_code == 200
