@@ -82,6 +82,6 @@ async def test_the_anonymous_throttle_still_holds(client, articles, settings):
 
 async def test_odd_header_bytes_are_not_a_500(client, articles):
     response = await client.get(
-        "/api/help/articles", params={"search": "wallet"}, headers={"Origin": "https://\xe9xample.test"}
+        "/api/help/articles", params={"search": "wallet"}, headers={"Origin": b"https://\xe9xample.test"}
     )
     assert response.status_code == 200
