@@ -1,5 +1,6 @@
 """ASGI entry point: HTTP to Django, websockets to Channels consumers (authenticated with the API token)."""
 
+import gc
 import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "engipay.settings")
@@ -29,3 +30,7 @@ application = ProtocolTypeRouter(
         "websocket": QueryTokenAuthMiddleware(URLRouter(websocket_urlpatterns)),
     }
 )
+
+# Everything imported so far lives as long as the process: keep it out of the collector's full scans, which
+# otherwise walk it every time and stall every socket and request of the process (tail latency).
+gc.freeze()
