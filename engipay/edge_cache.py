@@ -6,8 +6,9 @@ that version on every change, so an edit shows at once). For an anonymous GET of
 ``Authorization``, no ``Cookie``), one Lua call to Redis counts the visitor against the anonymous throttle rate,
 reads the content version and the stored response for (path, sorted query, Accept, Origin, version). A hit is
 sent as stored (headers included, plus ``X-Edge-Cache: hit``); a miss goes to Django, and a 200 without cookies is
-stored for the registered lifetime. A visitor over the rate, any Redis failure and every other request simply go to
-Django, whose throttles and views decide as always.
+stored for the registered lifetime. A visitor over the rate gets the 429 here (the misses Django saw were counted
+by DRF's throttles too, so the edge never lets more through than the rate). A host Django would refuse, plain HTTP
+when HTTPS is required, any Redis failure and every other request simply go to Django.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from django.conf import settings
+from django.http.request import split_domain_port, validate_host
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +72,26 @@ def _ident(scope: dict[str, Any], headers: dict[bytes, bytes]) -> str:
     return "".join(xff.split()) if xff else remote
 
 
+async def _throttled(send: Any, *, retry_after: int) -> None:
+    body = json.dumps(
+        {
+            "error": {
+                "code": "throttled",
+                "message": f"Request was throttled. Expected available in {retry_after} seconds.",
+                "details": {},
+            }
+        }
+    ).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"retry-after", str(retry_after).encode()),
+        (b"x-content-type-options", b"nosniff"),
+    ]
+    await send({"type": "http.response.start", "status": 429, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
 class EdgeCache:
     """ASGI middleware around the Django HTTP application."""
 
@@ -97,15 +119,22 @@ class EdgeCache:
             return
         from django.core.cache import cache
 
+        host = headers.get(b"host", b"").decode("latin-1")
+        if not validate_host(split_domain_port(host)[0], settings.ALLOWED_HOSTS) or (
+            settings.SECURE_SSL_REDIRECT and scope.get("scheme") != "https"
+        ):  # Django answers what it answers to these (400 DisallowedHost, the HTTPS redirect)
+            await self.app(scope, receive, send)
+            return
         try:
-            query = urlencode(
-                sorted(parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True))
-            )
+            pairs = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+            # By name only: a repeated parameter keeps its order (Django reads the last value).
+            query = urlencode(sorted(pairs, key=lambda pair: pair[0]))
             accept, origin = (headers.get(name, b"").decode("latin-1") for name in (b"accept", b"origin"))
-            variant = "|".join([scope["path"], query, accept, origin])
+            variant = json.dumps([scope["path"], query, accept, origin])
             prefix = cache.make_key(f"edge:{hashlib.sha256(variant.encode()).hexdigest()[:40]}:")
             allowed, window = _rate()
-            throttle_key = cache.make_key(f"edge:throttle:{_ident(scope, headers)}:{int(time.time()) // window}")
+            now = int(time.time())
+            throttle_key = cache.make_key(f"edge:throttle:{_ident(scope, headers)}:{now // window}")
             self._client()
             passed, version, entry = await self._lookup(
                 keys=[throttle_key, cache.make_key(rule.version_key)], args=[window, allowed, prefix]
@@ -114,13 +143,16 @@ class EdgeCache:
             logger.warning("Edge cache unavailable; %s goes to Django", scope["path"], exc_info=True)
             await self.app(scope, receive, send)
             return
-        if passed and entry:
+        if not passed:  # over the anonymous rate: refused here (the requests Django saw were counted there too)
+            await _throttled(send, retry_after=window - now % window)
+            return
+        if entry:
             await self._replay(entry, send)
             return
-        if not passed:  # over the anonymous rate: Django's throttle answers
+        if not version:  # no content version to file it under (evicted): served, not stored
             await self.app(scope, receive, send)
             return
-        await self._fill(scope, receive, send, key=prefix + (version or b"").decode(), ttl=rule.ttl)
+        await self._fill(scope, receive, send, key=prefix + version.decode(), ttl=rule.ttl)
 
     async def _replay(self, entry: bytes, send: Any) -> None:
         size = int.from_bytes(entry[:4], "big")
