@@ -5,14 +5,20 @@ Long-running (Procfile ``tracker``). ``--once`` sweeps once and exits; ``--max-s
 
 from __future__ import annotations
 
+import logging
+import os
 import signal
+import sys
 import threading
+import time
 
 from django.core.management.base import BaseCommand, CommandParser
 
 from apps.chains.heads import HeadFollower
 from apps.chains.registry import ChainConfig, chains
 from apps.transactions import services
+
+logger = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
@@ -47,8 +53,19 @@ class Command(BaseCommand):
         self.stdout.flush()
         stop.wait(max_seconds)
         stop.set()
+        deadline = time.monotonic() + 10
         for thread in threads:
-            thread.join(10)
+            thread.join(max(0.0, deadline - time.monotonic()))
+        # Our followers, or a thread one of them started (the websocket client's reader, an async_to_sync loop).
+        stuck = [thread.name for thread in threading.enumerate() if thread is not threading.main_thread()]
+        if stuck:
+            # A refresh still waiting on the node or the database (or the websocket client's own reader thread)
+            # must not keep a stopped tracker alive until it is killed: its open transaction rolls back with the
+            # connection, and the next tracker's start-up sweep redoes the work (refreshes are idempotent).
+            logger.warning("Stopping with %s still busy; exiting anyway", ", ".join(stuck))
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(0)
 
 
 def _refresher(config: ChainConfig):
