@@ -4,6 +4,7 @@ own the models. Kept small and stable: historical migrations import it."""
 from __future__ import annotations
 
 from django.contrib.auth.management import create_permissions
+from django.db import migrations
 
 
 def codenames(models: dict[str, list[str]]) -> list[str]:
@@ -30,3 +31,15 @@ def revoke(apps, *, app_label: str, group: str, models: dict[str, list[str]]) ->
     found = apps.get_model("auth", "Group").objects.filter(name=group).first()
     if found is not None:
         found.permissions.remove(*_permissions(apps, app_label, models))
+
+
+def run_python(*, app_label: str, group: str, models: dict[str, list[str]]) -> migrations.RunPython:
+    """The migration operation that grants ``models``' permissions to ``group`` (and revokes them backwards)."""
+
+    def forward(apps, schema_editor):
+        grant(apps, app_label=app_label, group=group, models=models)
+
+    def backward(apps, schema_editor):
+        revoke(apps, app_label=app_label, group=group, models=models)
+
+    return migrations.RunPython(forward, backward)

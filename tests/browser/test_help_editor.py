@@ -9,6 +9,7 @@ import httpx
 import pytest
 from django.contrib.auth.models import Group, Permission
 
+from apps.accounts import group_permissions
 from apps.accounts.models import User
 from apps.helpcenter.models import Article, Category
 
@@ -35,7 +36,9 @@ def help_editor(db) -> User:
     migration = importlib.import_module("apps.helpcenter.migrations.0004_help_editors_permissions")
     group, _ = Group.objects.get_or_create(name=migration.GROUP)
     group.permissions.set(
-        Permission.objects.filter(content_type__app_label="helpcenter", codename__in=migration._codenames())
+        Permission.objects.filter(
+            content_type__app_label="helpcenter", codename__in=group_permissions.codenames(migration.MODELS)
+        )
     )
     editor = User.objects.create_user(email="writer@example.com", password=PASSWORD)
     editor.is_staff = True

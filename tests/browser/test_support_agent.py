@@ -13,6 +13,7 @@ import pytest
 from django.apps import apps as django_apps
 from django.contrib.auth.models import Group, Permission
 
+from apps.accounts import group_permissions
 from apps.accounts.models import User
 from apps.support.models import AgentProfile, ChatSession, TicketMessage
 from tests.browser.helpers import UserSocket
@@ -30,7 +31,9 @@ def support_agent(settings) -> User:
     migration = importlib.import_module("apps.support.migrations.0003_support_agents_group")
     group, _ = Group.objects.get_or_create(name=migration.GROUP)
     group.permissions.set(
-        Permission.objects.filter(content_type__app_label="support", codename__in=migration._codenames())
+        Permission.objects.filter(
+            content_type__app_label="support", codename__in=group_permissions.codenames(migration.MODELS)
+        )
     )
     # The server process only knows the default hashers, not the tests' fast MD5 one.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]

@@ -13,16 +13,6 @@ MODELS = {
 }
 
 
-def _codenames() -> list[str]:
-    return group_permissions.codenames(MODELS)
-
-
-def grant(apps, schema_editor):
-    group_permissions.grant(apps, app_label="helpcenter", group=GROUP, models=MODELS)
-
-
-def revoke(apps, schema_editor):
-    group_permissions.revoke(apps, app_label="helpcenter", group=GROUP, models=MODELS)
 
 
 class Migration(migrations.Migration):
@@ -31,4 +21,4 @@ class Migration(migrations.Migration):
         ("accounts", "0002_back_office_groups"),
         ("contenttypes", "0002_remove_content_type_name"),
     ]
-    operations = [migrations.RunPython(grant, revoke)]
+    operations = [group_permissions.run_python(app_label="helpcenter", group=GROUP, models=MODELS)]

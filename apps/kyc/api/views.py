@@ -122,13 +122,13 @@ class KycSubmitView(APIView):
 def kyc_status_body(user) -> dict[str, Any]:
     latest = selectors.kyc_submission_latest_for_user(user=user)
     verification = selectors.kyc_verification_for_user(user=user)
-    limits = limits_for(user)
+    level = verification.level if verification is not None else Level.TIER_0
+    limits = limits_for(user, level=level)
     refused = latest is not None and latest.status in (
         KycSubmission.Status.REJECTED,
         KycSubmission.Status.RESUBMISSION_REQUIRED,
     )
     final = latest is not None and rejection_is_final(latest)
-    level = verification.level if verification is not None else Level.TIER_0
     return {
         "kyc_id": latest.pk if latest is not None else None,
         "status": latest.status if latest is not None else "not_started",

@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.utils import timezone
 
 from apps.kyc.models import Level, LimitUsage, Verification
@@ -63,19 +63,22 @@ def tier_limits(level: str) -> tuple[Decimal, Decimal]:
     return Decimal(str(config["daily"])), Decimal(str(config["monthly"]))
 
 
-def _total(usage) -> Decimal:
-    total = usage.aggregate(total=Sum("usd_amount"))["total"]
-    return Decimal(0).quantize(CENT) if total is None else Decimal(total).quantize(CENT)
-
-
-def limits_for(user, *, now=None) -> Limits:
+def limits_for(user, *, now=None, level: str | None = None) -> Limits:
+    """``level``: the user's level when the caller has read it already (else it is read here)."""
     now = now or timezone.now()
-    level = level_for(user)
+    level = level or level_for(user)
     daily, monthly = tier_limits(level)
-    live = LimitUsage.objects.filter(user=user, released_at__isnull=True)
-    used_monthly = _total(live.filter(created_at__gt=now - MONTH))
-    used_daily = _total(live.filter(created_at__gt=now - DAY))
-    return Limits(level=level, daily=daily, monthly=monthly, used_daily=used_daily, used_monthly=used_monthly)
+    live = LimitUsage.objects.filter(user=user, released_at__isnull=True, created_at__gt=now - MONTH)
+    used = live.aggregate(
+        monthly=Sum("usd_amount"), daily=Sum("usd_amount", filter=Q(created_at__gt=now - DAY))
+    )  # one query for both windows
+    return Limits(
+        level=level,
+        daily=daily,
+        monthly=monthly,
+        used_daily=Decimal(used["daily"] or 0).quantize(CENT),
+        used_monthly=Decimal(used["monthly"] or 0).quantize(CENT),
+    )
 
 
 def _usd(usd_amount: Decimal) -> Decimal:

@@ -18,16 +18,6 @@ MODELS = {
 }
 
 
-def _codenames() -> list[str]:
-    return group_permissions.codenames(MODELS)
-
-
-def grant(apps, schema_editor):
-    group_permissions.grant(apps, app_label="support", group=GROUP, models=MODELS)
-
-
-def revoke(apps, schema_editor):
-    group_permissions.revoke(apps, app_label="support", group=GROUP, models=MODELS)
 
 
 class Migration(migrations.Migration):
@@ -36,4 +26,4 @@ class Migration(migrations.Migration):
         ("accounts", "0002_back_office_groups"),
         ("contenttypes", "0002_remove_content_type_name"),
     ]
-    operations = [migrations.RunPython(grant, revoke)]
+    operations = [group_permissions.run_python(app_label="support", group=GROUP, models=MODELS)]
