@@ -37,8 +37,12 @@ class Command(BaseCommand):
                 self.stdout.write(f"{config.key}: {count} open transaction(s) refreshed")
             return
         stop = threading.Event()
+        # The handler only appends to a list: an Event.set() in a handler can deadlock on the Event's own lock when
+        # the signal lands while the main thread holds it inside Event.wait() (seen as a tracker that ignored
+        # SIGTERM until killed). The main thread polls the flag and sets the event itself.
+        signalled: list[int] = []
         for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda *_: stop.set())
+            signal.signal(signum, lambda signum, _frame: signalled.append(signum))
         threads = [
             threading.Thread(
                 target=HeadFollower(config, stop, on_head=_refresher(config)).run,
@@ -51,7 +55,9 @@ class Command(BaseCommand):
             thread.start()
         self.stdout.write(f"Tracking {', '.join(c.key for c in configs) or 'no chain'}", ending="\n")
         self.stdout.flush()
-        stop.wait(max_seconds)
+        until = None if max_seconds is None else time.monotonic() + max_seconds
+        while not signalled and (until is None or time.monotonic() < until):
+            time.sleep(0.1)
         stop.set()
         deadline = time.monotonic() + 10
         for thread in threads:
