@@ -14,6 +14,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/auth/", include("apps.accounts.api.urls")),
+    path("api/notifications/price-alerts", include("apps.prices.api.alert_urls")),
     path("api/notifications", include("apps.notifications.api.urls")),
     path("api/prices/", include("apps.prices.api.urls")),
     path("api/transactions", include("apps.transactions.api.urls")),
@@ -22,6 +23,7 @@ urlpatterns = [
     path("api/users/onboarding/", include("apps.onboarding.api.urls")),
     path("api/users/kyc/", include("apps.kyc.api.urls")),
     path("api/webhooks/kyc/", include("apps.kyc.api.webhook_urls")),
+    path("api/webhooks/", include("apps.webhooks.api.urls")),
     path("api/support/", include("apps.support.api.urls")),
 ]
 

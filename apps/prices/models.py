@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
+
+from django.conf import settings
 from django.db import models
 
 from apps.chains.fields import ExactDecimalField
@@ -35,3 +38,43 @@ class AssetPrice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.token.symbol} {self.price_usd} USD ({self.source} at {self.observed_at:%Y-%m-%d %H:%M:%S})"
+
+
+class PriceAlert(models.Model):
+    """``POST /api/notifications/price-alerts``: tell the user once when a stored price crosses ``price``.
+
+    Armed alerts are evaluated against every price stored after ``armed_at`` (ingestion and the price webhook);
+    the first one on the far side of the threshold triggers it (one notification), and it stays quiet until the
+    user re-arms it.
+    """
+
+    class Direction(models.TextChoices):
+        ABOVE = "above", "At or above"
+        BELOW = "below", "At or below"
+
+    class Status(models.TextChoices):
+        ARMED = "armed", "Armed"
+        TRIGGERED = "triggered", "Triggered"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="price_alerts")
+    token = models.ForeignKey(Token, on_delete=models.CASCADE, related_name="price_alerts")
+    direction = models.CharField(max_length=8, choices=Direction.choices)
+    price = ExactDecimalField(max_digits=38, decimal_places=18, help_text="USD threshold.")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.ARMED)
+    armed_at = models.DateTimeField()
+    triggered_at = models.DateTimeField(null=True, blank=True)
+    triggered_price = models.ForeignKey(
+        AssetPrice, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", help_text="The price that fired it."
+    )
+    notification_id = models.UUIDField(null=True, blank=True)
+    note = models.CharField(max_length=140, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["token", "status"], name="prices_alert_armed")]
+
+    def __str__(self) -> str:
+        return f"{self.token.symbol} {self.direction} {self.price} ({self.status})"

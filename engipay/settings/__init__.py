@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "apps.onboarding",
     "apps.support",
     "apps.kyc",
+    "apps.webhooks",
     "simple_history",
 ]
 
@@ -190,6 +191,7 @@ from .chains import *  # noqa: E402, F403
 from .channels import *  # noqa: E402, F403
 from .drf import *  # noqa: E402, F403
 from .kyc import *  # noqa: E402, F403
+from .notifications import *  # noqa: E402, F403
 from .prices import *  # noqa: E402, F403
 from .support import *  # noqa: E402, F403
 from .transactions import *  # noqa: E402, F403

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .env import env_int, env_str
 from .kyc import AML_SDN_RELOAD_MINUTES
+from .notifications import NOTIFY_SWEEP_EVERY_SECONDS
 from .prices import PRICE_INGEST_EVERY_SECONDS, PRICE_LOCAL_FEEDS_MOVE_EVERY_SECONDS
 from .services import CELERY_BROKER_URL
 
@@ -55,4 +56,12 @@ CELERY_BEAT_SCHEDULE = {
     "kyc-documents-purge": {"task": "kyc.documents_purge", "schedule": 6 * 3600},
     # Vendor submissions whose upload never finished (worker lost, vendor down past the retries) are queued again.
     "kyc-provider-sweep": {"task": "kyc.provider_sweep", "schedule": 600, "options": {"expires": 600}},
+    # Email / push / SMS deliveries that are due (quiet hours over) or whose task was lost are queued again.
+    "notifications-deliveries-sweep": {
+        "task": "notifications.deliveries_sweep",
+        "schedule": NOTIFY_SWEEP_EVERY_SECONDS,
+        "options": {"expires": NOTIFY_SWEEP_EVERY_SECONDS},
+    },
+    # Inbound webhook deliveries older than WEBHOOK_RETENTION_DAYS are deleted.
+    "webhooks-deliveries-purge": {"task": "webhooks.deliveries_purge", "schedule": 6 * 3600},
 }

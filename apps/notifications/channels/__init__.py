@@ -1,0 +1,1 @@
+"""External delivery channels: each module has ``send(delivery) -> SendResult`` and raises ``DeliveryError``."""
