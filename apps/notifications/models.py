@@ -50,8 +50,8 @@ class NotificationPreference(models.Model):
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="notification_preference"
     )
-    channels = models.JSONField(default=list, blank=True, help_text="Enabled channels, e.g. [\"in_app\", \"email\"].")
-    types = models.JSONField(default=dict, blank=True, help_text="Topic -> channels, e.g. {\"kyc_*\": [\"email\"]}.")
+    channels = models.JSONField(default=list, blank=True, help_text='Enabled channels, e.g. ["in_app", "email"].')
+    types = models.JSONField(default=dict, blank=True, help_text='Topic -> channels, e.g. {"kyc_*": ["email"]}.')
     email = models.EmailField(blank=True, help_text="Where notification emails go (the account email by default).")
     email_verified_at = models.DateTimeField(null=True, blank=True)
     phone = models.CharField(max_length=16, blank=True, help_text="E.164, e.g. +14155550123.")
@@ -109,7 +109,8 @@ class Delivery(models.Model):
     last_error = models.TextField(blank=True)
     provider_message_id = models.CharField(max_length=128, blank=True)
     scheduled_for = models.DateTimeField(help_text="Not sent before this (the end of the user's quiet hours).")
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(help_text="When the next attempt is due.")
+    enqueued_at = models.DateTimeField(null=True, blank=True, help_text="When a task was last queued for it.")
     sent_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -120,7 +121,7 @@ class Delivery(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["notification", "channel", "target"], name="notifications_delivery_once"),
         ]
-        indexes = [models.Index(fields=["status", "scheduled_for"], name="notifications_delivery_due")]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="notifications_delivery_due")]
 
     def __str__(self) -> str:
         return f"{self.channel} to {self.target}: {self.status}"

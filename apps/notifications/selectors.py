@@ -27,7 +27,7 @@ class NotificationFilter(django_filters.FilterSet):
 
 
 def notification_list_for_user(*, user, filters: dict | None = None):
-    qs = Notification.objects.filter(user=user).order_by("-created_at", "-id")
+    qs = Notification.objects.filter(user=user, deleted_at__isnull=True).order_by("-created_at", "-id")
     filterset = NotificationFilter(filters or {}, queryset=qs)
     if not filterset.is_valid():
         errors = {field: [str(e) for e in errs] for field, errs in filterset.errors.items()}
@@ -36,8 +36,8 @@ def notification_list_for_user(*, user, filters: dict | None = None):
 
 
 def notification_get_for_user(*, user, notification_id: UUID) -> Notification:
-    return get_object_or_404(Notification.objects.filter(user=user), pk=notification_id)
+    return get_object_or_404(Notification.objects.filter(user=user, deleted_at__isnull=True), pk=notification_id)
 
 
 def notification_unread_count(*, user) -> int:
-    return Notification.objects.filter(user=user, read_at__isnull=True).count()
+    return Notification.objects.filter(user=user, read_at__isnull=True, deleted_at__isnull=True).count()

@@ -10,7 +10,8 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 from django.utils import timezone
 
-from .models import Notification
+from . import deliveries, preferences
+from .models import Channel, Notification
 
 logger = logging.getLogger(__name__)
 
@@ -54,10 +55,15 @@ def _push(*, user_id: Any, payload: dict[str, Any]) -> None:
 
 
 def notify(*, user, kind: str, title: str, message: str = "", data: dict[str, Any] | None = None) -> Notification:
-    """Store a notification and push it to the user's sockets once the surrounding transaction commits."""
+    """Store a notification; once the surrounding transaction commits, push it to the user's sockets (if the user
+    keeps ``in_app`` on for its topic) and queue its email / web push / SMS deliveries (``deliveries.py``).
+    Never raises for a channel's trouble: sending happens in workers, after the caller's work is committed."""
     notification = Notification.objects.create(user=user, kind=kind, title=title, message=message, data=data or {})
-    payload = notification_payload(notification)
-    transaction.on_commit(lambda: _push(user_id=notification.user_id, payload=payload))
+    pref = preferences.preference_for(user)
+    if Channel.IN_APP in preferences.channels_for(pref, kind):
+        payload = notification_payload(notification)
+        transaction.on_commit(lambda: _push(user_id=notification.user_id, payload=payload))
+    deliveries.deliveries_plan(notification=notification, pref=pref)
     return notification
 
 
@@ -69,7 +75,14 @@ def notification_mark_read(*, notification: Notification) -> Notification:
 
 
 def notification_mark_all_read(*, user) -> int:
-    return Notification.objects.filter(user=user, read_at__isnull=True).update(read_at=timezone.now())
+    return Notification.objects.filter(user=user, read_at__isnull=True, deleted_at__isnull=True).update(
+        read_at=timezone.now()
+    )
+
+
+def notification_delete(*, notification: Notification) -> None:
+    """Hidden from the user from now on; the row stays with its delivery log (deliveries not yet sent stop)."""
+    Notification.objects.filter(pk=notification.pk, deleted_at__isnull=True).update(deleted_at=timezone.now())
 
 
 def sessions_revoked(*, user_id: Any) -> None:
