@@ -29,6 +29,10 @@ REST_FRAMEWORK = {
         "support_write": env_str("THROTTLE_SUPPORT_WRITE", "20/min"),
         # Identity submissions (each carries several documents), per user.
         "kyc_submit": env_str("THROTTLE_KYC_SUBMIT", "10/hour"),
+        # Inbound webhooks (blockchain, prices, defi), per client IP: generous, but junk cannot flood the log.
+        "webhooks": env_str("THROTTLE_WEBHOOKS", "600/min"),
+        # Notification settings writes (subscribe, preferences, phone codes), per user: some send an email or SMS.
+        "notification_settings": env_str("THROTTLE_NOTIFICATION_SETTINGS", "30/min"),
     },
     # Client IPs (throttling) come from X-Forwarded-For only behind this many trusted proxies.
     "NUM_PROXIES": env_int("NUM_PROXIES", 0, minimum=0),

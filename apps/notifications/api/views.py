@@ -12,7 +12,7 @@ from apps.notifications import selectors, services
 from engipay.api.pagination import paginator_for
 from engipay.api.validation import ErrorSerializer
 
-from .serializers import MarkAllReadOutput, NotificationOutput, NotificationPageOutput
+from .serializers import MarkAllReadOutput, NotificationOutput, NotificationPageOutput, UnreadCountOutput
 
 LIST_EXAMPLE = OpenApiExample(
     "A page of notifications",
@@ -80,3 +80,28 @@ class NotificationReadAllView(APIView):
     def post(self, request: Request) -> Response:
         updated = services.notification_mark_all_read(user=request.user)
         return Response({"updated": updated, "unread_count": selectors.notification_unread_count(user=request.user)})
+
+
+class NotificationUnreadCountView(APIView):
+    @extend_schema(tags=["notifications"], responses={200: UnreadCountOutput, 401: ErrorSerializer})
+    def get(self, request: Request) -> Response:
+        return Response({"unread_count": selectors.notification_unread_count(user=request.user)})
+
+
+class NotificationDetailView(APIView):
+    @extend_schema(
+        tags=["notifications"], responses={200: NotificationOutput, 401: ErrorSerializer, 404: ErrorSerializer}
+    )
+    def get(self, request: Request, notification_id: UUID) -> Response:
+        notification = selectors.notification_get_for_user(user=request.user, notification_id=notification_id)
+        return Response(NotificationOutput(notification).data)
+
+    @extend_schema(
+        tags=["notifications"],
+        description="Removes it from the user's list (and stops its email / push / SMS not yet sent).",
+        responses={204: None, 401: ErrorSerializer, 404: ErrorSerializer},
+    )
+    def delete(self, request: Request, notification_id: UUID) -> Response:
+        notification = selectors.notification_get_for_user(user=request.user, notification_id=notification_id)
+        services.notification_delete(notification=notification)
+        return Response(status=204)

@@ -9,7 +9,10 @@ gone or refused (push subscription 404/410, SMTP 5xx for the recipient, Twilio 2
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 
 
 @dataclass(frozen=True)
@@ -33,3 +36,20 @@ class PermanentDeliveryError(DeliveryError):
     def __init__(self, reason: str, *, bounced: bool = False) -> None:
         super().__init__(reason)
         self.bounced = bounced
+
+
+def retry_after_seconds(value: str | None) -> int | None:
+    """A ``Retry-After`` header (delay-seconds or an HTTP-date, RFC 9110 section 10.2.3) as whole seconds from now;
+    None when absent or unreadable. A date in the past is 0."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return int(value)
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:  # RFC 5322 "-0000": UTC by HTTP's rules
+        moment = moment.replace(tzinfo=UTC)
+    return max(0, math.ceil((moment - datetime.now(tz=UTC)).total_seconds()))

@@ -150,3 +150,25 @@ async def test_a_malformed_frame_gets_an_error_not_a_crash(alice):
     await communicator.send_json_to({"type": "ping"})
     assert (await communicator.receive_json_from(timeout=5))["error"]["code"] == "unsupported_message"
     await communicator.disconnect()
+
+
+async def test_in_app_switched_off_for_a_type_stores_but_does_not_push(alice):
+    from apps.notifications import preferences
+
+    await database_sync_to_async(preferences.preferences_update)(user=alice, data={"types": {"price_alert": ["email"]}})
+    alice_ws = await connected(alice)
+    try:
+
+        def make() -> None:
+            with transaction.atomic():
+                notify(user=alice, kind="price_alert", title="ETH above 3,000")
+                notify(user=alice, kind="transaction_confirmed", title="Confirmed")
+
+        await database_sync_to_async(make)()
+        event = await alice_ws.receive_json_from(timeout=5)
+        assert event["notification"]["type"] == "transaction_confirmed"  # the price alert was not pushed
+        assert await alice_ws.receive_nothing(timeout=0.5)
+        kinds = await database_sync_to_async(lambda: sorted(Notification.objects.values_list("kind", flat=True)))()
+        assert kinds == ["price_alert", "transaction_confirmed"]  # both stored and listed
+    finally:
+        await alice_ws.disconnect()
