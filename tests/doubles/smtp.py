@@ -36,7 +36,7 @@ class _Handler:
     def __init__(self, state: SmtpState) -> None:
         self.state = state
 
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: list) -> str:  # noqa: N802
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: list) -> str:
         with self.state.lock:
             rule = self.state.rules.get(address.lower())
             if rule is not None and (rule.times is None or rule.times > 0):
@@ -46,7 +46,7 @@ class _Handler:
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 OK"
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         message = email.message_from_bytes(envelope.original_content or envelope.content, policy=email.policy.default)
         with self.state.lock:
             self.state.messages.append(message)

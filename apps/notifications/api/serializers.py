@@ -66,7 +66,7 @@ class PreferencesOutput(serializers.Serializer):
 
 class PushSubscriptionInput(serializers.Serializer):
     endpoint = serializers.URLField(max_length=1024)
-    expirationTime = serializers.IntegerField(required=False, allow_null=True)  # noqa: N815 (the browser's name)
+    expirationTime = serializers.IntegerField(required=False, allow_null=True)
     keys = serializers.DictField(child=serializers.CharField(), help_text="{p256dh, auth}, base64url")
 
 

@@ -48,7 +48,9 @@ def test_an_email_goes_out_with_text_html_and_one_click_unsubscribe(ada, smtp, s
     assert deliveries.delivery_attempt(delivery_id=delivery.pk).outcome == "sent"
 
     delivery.refresh_from_db()
-    assert delivery.status == "sent" and delivery.attempts == 1 and delivery.sent_at is not None
+    assert delivery.status == "sent"
+    assert delivery.attempts == 1
+    assert delivery.sent_at is not None
     [message] = smtp.messages
     assert message["To"] == "ada@example.com"
     assert message["Subject"] == "Transaction Confirmed"
@@ -58,7 +60,8 @@ def test_an_email_goes_out_with_text_html_and_one_click_unsubscribe(ada, smtp, s
     assert link.startswith("https://api.engipay.test/api/notifications/unsubscribe?token=")
     text = message.get_body(("plain",)).get_content()
     html = message.get_body(("html",)).get_content()
-    assert "Your ETH transfer has been confirmed" in text and "0.5" in text
+    assert "Your ETH transfer has been confirmed" in text
+    assert "0.5" in text
     assert "Your ETH transfer has been confirmed" in html
     assert link in text  # the link in the body is the one in the header
     # A second run of the same task (a duplicate message from the broker) sends nothing more.
@@ -72,9 +75,11 @@ def test_a_deferral_is_retried_with_backoff_then_sent(ada, smtp, settings):
     delivery = _only_delivery(_notify_tx(ada))
 
     attempt = deliveries.delivery_attempt(delivery_id=delivery.pk)
-    assert attempt.outcome == "retry" and 24 <= attempt.retry_in <= 36
+    assert attempt.outcome == "retry"
+    assert 24 <= attempt.retry_in <= 36
     delivery.refresh_from_db()
-    assert delivery.status == "queued" and delivery.attempts == 1
+    assert delivery.status == "queued"
+    assert delivery.attempts == 1
     assert "451" in delivery.last_error
     assert delivery.next_attempt_at > timezone.now() + timedelta(seconds=20)
     # Run early (a duplicate task): not due yet, nothing happens.
@@ -84,7 +89,8 @@ def test_a_deferral_is_retried_with_backoff_then_sent(ada, smtp, settings):
     Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
     assert deliveries.delivery_attempt(delivery_id=delivery.pk).outcome == "sent"
     delivery.refresh_from_db()
-    assert delivery.status == "sent" and delivery.attempts == 2
+    assert delivery.status == "sent"
+    assert delivery.attempts == 2
     assert len(smtp.messages) == 1
 
 
@@ -93,7 +99,9 @@ def test_a_refused_mailbox_is_a_bounce_and_is_not_retried(ada, smtp):
     delivery = _only_delivery(_notify_tx(ada))
     assert deliveries.delivery_attempt(delivery_id=delivery.pk).outcome == "bounced"
     delivery.refresh_from_db()
-    assert delivery.status == "bounced" and "550" in delivery.last_error and delivery.attempts == 1
+    assert delivery.status == "bounced"
+    assert "550" in delivery.last_error
+    assert delivery.attempts == 1
 
 
 def test_an_unreachable_server_is_retried_until_the_attempts_run_out(ada, settings):
@@ -107,7 +115,8 @@ def test_an_unreachable_server_is_retried_until_the_attempts_run_out(ada, settin
         Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
     assert outcomes == ["retry", "retry", "failed"]
     delivery.refresh_from_db()
-    assert delivery.status == "failed" and delivery.attempts == 3
+    assert delivery.status == "failed"
+    assert delivery.attempts == 3
     assert delivery.last_error.startswith("Gave up after 3 attempts: SMTP unavailable")
 
 
@@ -209,7 +218,9 @@ def test_the_unsubscribe_link_works_without_login_and_only_for_its_type(ada, smt
     anonymous = APIClient()
 
     page = anonymous.get("/api/notifications/unsubscribe", {"token": token}, HTTP_ACCEPT="text/html")
-    assert page.status_code == 200 and b"Unsubscribe" in page.content and b'<form method="post"' in page.content
+    assert page.status_code == 200
+    assert b"Unsubscribe" in page.content
+    assert b'<form method="post"' in page.content
     assert Delivery.objects.filter(notification=_notify_tx(ada)).exists()  # GET (a mail scanner) changes nothing
 
     # A mail client's RFC 8058 one-click POST.
@@ -223,7 +234,8 @@ def test_the_unsubscribe_link_works_without_login_and_only_for_its_type(ada, smt
     assert not Delivery.objects.filter(notification=_notify_tx(ada)).exists()
     assert Delivery.objects.filter(notification=_notify_tx(ada, kind="transaction_failed")).exists()
     again = anonymous.post(f"/api/notifications/unsubscribe?token={token}", HTTP_ACCEPT="text/html")
-    assert again.status_code == 200 and b"You are unsubscribed" in again.content  # idempotent
+    assert again.status_code == 200
+    assert b"You are unsubscribed" in again.content
 
 
 def test_an_unsubscribe_token_cannot_be_forged(ada, make_user, settings):
@@ -242,7 +254,8 @@ def test_an_unsubscribe_token_cannot_be_forged(ada, make_user, settings):
         response = client.post(f"/api/notifications/unsubscribe?token={token}")
         assert_error_shape(response, 400, "invalid_token")
         page = client.get("/api/notifications/unsubscribe", {"token": token}, HTTP_ACCEPT="text/html")
-        assert page.status_code == 400 and b"This link does not work" in page.content
+        assert page.status_code == 400
+        assert b"This link does not work" in page.content
     assert not NotificationPreference.objects.filter(user=victim).exists()
     assert client.post(f"/api/notifications/unsubscribe?token={real}").status_code == 200
     assert NotificationPreference.objects.get(user=ada).types["kyc_*"] == ["in_app"]

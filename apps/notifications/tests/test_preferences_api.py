@@ -38,17 +38,21 @@ def ada_client(ada, api_client):
 def test_defaults_before_any_choice(ada_client):
     body = ada_client.get("/api/notifications/preferences").json()
     assert body["channels"] == ["in_app", "email"]
-    assert body["email"] == "ada@example.com" and body["email_verified"] is True
+    assert body["email"] == "ada@example.com"
+    assert body["email_verified"] is True
     assert body["types"]["transaction_confirmed"] == ["in_app", "email"]
     assert body["types"]["transaction_pending"] == ["in_app"]
     assert set(body["types"]) >= {"escrow_*", "kyc_*", "support_reply", "price_alert", "defi_*"}
-    assert body["quiet_hours"] is None and body["push_subscriptions"] == [] and body["updated_at"] is None
+    assert body["quiet_hours"] is None
+    assert body["push_subscriptions"] == []
+    assert body["updated_at"] is None
     assert not NotificationPreference.objects.exists()  # reading writes nothing
 
 
 def test_wallet_users_without_email_get_no_email(alice, api_client_for):
     body = api_client_for(alice).get("/api/notifications/preferences").json()
-    assert body["email"] is None and body["email_verified"] is False
+    assert body["email"] is None
+    assert body["email_verified"] is False
     assert not Delivery.objects.filter(notification=notify(user=alice, kind="kyc_verified", title="x")).exists()
 
 
@@ -66,7 +70,8 @@ def test_subscribe_web_push_for_some_types(ada_client, ada, push_hosts):
     assert body["types"]["escrow_*"] == ["in_app", "email", "web_push"]
     assert body["types"]["transaction_confirmed"] == ["in_app", "email"]
     [sub] = body["push_subscriptions"]
-    assert sub["endpoint_host"] == "fcm.googleapis.com" and sub["user_agent"] == "Firefox/140"
+    assert sub["endpoint_host"] == "fcm.googleapis.com"
+    assert sub["user_agent"] == "Firefox/140"
     notification = notify(user=ada, kind="escrow_accepted", title="Escrow accepted")
     assert sorted(Delivery.objects.filter(notification=notification).values_list("channel", flat=True)) == [
         "email",
@@ -76,7 +81,8 @@ def test_subscribe_web_push_for_some_types(ada_client, ada, push_hosts):
     again = ada_client.post(
         "/api/notifications/subscribe", {"channels": ["web_push"], "push_subscription": _subscription()}, format="json"
     )
-    assert again.status_code == 200 and len(again.json()["push_subscriptions"]) == 1
+    assert again.status_code == 200
+    assert len(again.json()["push_subscriptions"]) == 1
 
 
 def test_a_browser_that_moves_to_another_account_stops_pushing_to_the_first(ada, alice, api_client_for, push_hosts):
@@ -125,7 +131,8 @@ def test_a_browser_that_moves_to_another_account_stops_pushing_to_the_first(ada,
 def test_subscribe_refuses_bad_input_with_the_error_shape(ada_client, push_hosts, body, code):
     response = ada_client.post("/api/notifications/subscribe", body, format="json")
     assert_error_shape(response, 400, code)
-    assert not NotificationPreference.objects.exists() and not PushSubscription.objects.exists()
+    assert not NotificationPreference.objects.exists()
+    assert not PushSubscription.objects.exists()
 
 
 def test_subscribe_needs_a_signed_in_user(api_client):
@@ -140,7 +147,8 @@ def test_a_new_email_is_used_only_after_its_link_is_opened(alice, api_client_for
     )
     assert response.status_code == 200
     body = response.json()
-    assert body["email"] == "Alice@example.com" and body["email_verified"] is False
+    assert body["email"] == "Alice@example.com"
+    assert body["email_verified"] is False
     assert body["pending_verification"] == ["email"]
     assert not Delivery.objects.filter(notification=notify(user=alice, kind="kyc_verified", title="x")).exists()
 
@@ -149,7 +157,8 @@ def test_a_new_email_is_used_only_after_its_link_is_opened(alice, api_client_for
     assert message.to == ["Alice@example.com"]
     token = re.search(r"/api/notifications/email/confirm\?token=(\S+)", message.body).group(1)
     page = api_client.get("/api/notifications/email/confirm", {"token": token}, HTTP_ACCEPT="text/html")
-    assert page.status_code == 200 and b"Confirm this address" in page.content
+    assert page.status_code == 200
+    assert b"Confirm this address" in page.content
     assert not NotificationPreference.objects.get(user=alice).email_verified_at  # GET changes nothing
     confirmed = api_client.post(f"/api/notifications/email/confirm?token={token}")
     assert confirmed.json() == {"email": "Alice@example.com", "email_verified": True}
@@ -178,7 +187,8 @@ def test_patch_changes_only_what_is_given(ada_client):
     assert body["quiet_hours"] == {"start": "22:00", "end": "07:00", "timezone": "Europe/Berlin"}
     assert body["channels"] == ["in_app", "email"]
     cleared = ada_client.patch("/api/notifications/preferences", {"quiet_hours": None}, format="json").json()
-    assert cleared["quiet_hours"] is None and cleared["types"]["price_alert"] == ["in_app"]
+    assert cleared["quiet_hours"] is None
+    assert cleared["types"]["price_alert"] == ["in_app"]
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,8 @@ def test_the_worker_sends_the_email_and_marks_the_delivery_sent(mailbox):
     with transaction.atomic():
         notification = notify(user=user, kind="support_reply", title="New reply on TKT-123456", message="Hello!")
     [message] = mailbox(1)
-    assert message["To"] == "grace@example.com" and message["Subject"] == "New reply on TKT-123456"
+    assert message["To"] == "grace@example.com"
+    assert message["Subject"] == "New reply on TKT-123456"
     assert "Hello!" in message.get_body(("plain",)).get_content()
     deadline = time.monotonic() + 10
     while Delivery.objects.get(notification=notification).status != "sent" and time.monotonic() < deadline:
