@@ -21,17 +21,23 @@ import asyncio
 import json
 import math
 import os
-import resource
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench._support import (  # noqa: E402 - after the path is set
+    configure_environment,
+    memory,
+    percentile,
+    raise_open_files_limit,
+    start_server,
+    summary,
+)
 
 TARGET_SOCKETS = 1000
 TARGET_P99_MS = 50
@@ -45,84 +51,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--rate", type=int, default=100, help="messages per second, all sockets together")
     parser.add_argument("--seconds", type=int, default=15, help="how long to send")
     return parser.parse_args()
-
-
-def raise_open_files_limit() -> int:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = hard if hard != resource.RLIM_INFINITY else 65536
-    if soft < target:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-
-
-def is_postgres(url: str) -> bool:
-    return urlsplit(url).scheme in {"postgres", "postgresql", "pgsql", "postgis"}
-
-
-def recreate_postgres_database(url: str) -> None:
-    import psycopg
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    maintenance = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(maintenance, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def configure_environment() -> str:
-    url = os.environ.get("DATABASE_URL", "")
-    if is_postgres(url):
-        name = os.environ.get("BENCH_DATABASE_NAME", "engipay_bench_chat")
-        url = urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
-        recreate_postgres_database(url)
-        os.environ["DATABASE_URL"] = url
-        description = f"PostgreSQL, {name} (dropped and recreated)"
-    else:
-        os.environ.pop("DATABASE_URL", None)
-        os.environ["SQLITE_PATH"] = str(Path(tempfile.mkdtemp()) / "bench-chat.sqlite3")
-        description = f"SQLite, {os.environ['SQLITE_PATH']} (temporary)"
-    os.environ["DEBUG"] = "false"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "engipay.settings")
-    os.environ.setdefault("EMBEDDED_REDIS_DIR", "var/bench-chat-redis")
-    os.environ.setdefault("CACHE_KEY_PREFIX", f"engipay-bench-chat-{os.getpid()}")
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    # Consumers reach the database from one thread (database_sync_to_async is thread-sensitive): one persistent
-    # connection serves them all, instead of a new PostgreSQL backend per call.
-    os.environ.setdefault("DB_CONN_MAX_AGE", "600")
-    # The bench's own pacing stays far below the per-socket limit; raise it anyway so that it never interferes.
-    os.environ.setdefault("SUPPORT_CHAT_MESSAGES_PER_MINUTE", "6000")
-    os.environ.setdefault("SUPPORT_CHAT_MESSAGE_BURST", "100")
-    return description
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def percentile(ms: list[float], q: float) -> float:
-    return ms[max(0, math.ceil(q * len(ms)) - 1)] if ms else math.nan
-
-
-def summary(samples: list[float]) -> str:
-    ms = sorted(samples)
-    if not ms:
-        return "no samples"
-    return (
-        f"n={len(ms)} p50 {percentile(ms, 0.50):.1f} ms, p90 {percentile(ms, 0.90):.1f} ms, "
-        f"p99 {percentile(ms, 0.99):.1f} ms, max {ms[-1]:.1f} ms"
-    )
-
-
-def memory(pid: int) -> dict[str, str]:
-    fields = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key in {"VmRSS", "VmHWM", "Threads"}:
-            fields[key] = value.strip()
-    return fields
 
 
 # --- data -----------------------------------------------------------------------------------------------------
@@ -166,35 +94,6 @@ def make_sessions(count: int) -> list[dict[str, str]]:
 
 
 # --- server ---------------------------------------------------------------------------------------------------
-
-
-def start_server(log: Path) -> tuple[subprocess.Popen, int]:
-    port = free_port()
-    proc = subprocess.Popen(  # noqa: S603 - fixed interpreter and arguments
-        [
-            sys.executable, "-m", "uvicorn", "engipay.asgi:application", "--host", "127.0.0.1",
-            "--port", str(port), "--ws", "websockets", "--no-access-log",
-        ],
-        cwd=ROOT,
-        env=os.environ.copy(),
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-        preexec_fn=raise_open_files_limit,  # only sets a resource limit
-    )  # fmt: skip
-    import httpx
-
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/health/", timeout=2).status_code < 500:
-                return proc, port
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None:
-            break
-        time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError(f"the app server did not start (log: {log})")
 
 
 # --- clients --------------------------------------------------------------------------------------------------
@@ -317,7 +216,10 @@ async def run(port: int, rows: list[dict[str, str]], rate: int, seconds: int) ->
 def main() -> None:
     args = parse_args()
     files = raise_open_files_limit()
-    description = configure_environment()
+    # The bench's own pacing stays far below the per-socket chat limit; raise it anyway so that it never interferes.
+    description = configure_environment(
+        "chat", {"SUPPORT_CHAT_MESSAGES_PER_MINUTE": "6000", "SUPPORT_CHAT_MESSAGE_BURST": "100"}
+    )
 
     import django
 
