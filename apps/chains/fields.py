@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -71,7 +71,10 @@ class ExactDecimalField(models.DecimalField):
             return None
         value = self.to_python(value)
         if connection.vendor == "sqlite":
-            return format(value.quantize(Decimal(1).scaleb(-self.decimal_places)), "f")
+            # Enough digits for max_digits: the default context (28 digits) would raise on e.g. 38 digits.
+            with localcontext() as context:
+                context.prec = max(self.max_digits or 0, 28) + 2
+                return format(value.quantize(Decimal(1).scaleb(-self.decimal_places)), "f")
         return value
 
     def get_db_prep_save(self, value: Any, connection: Any) -> Any:

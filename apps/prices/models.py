@@ -65,7 +65,12 @@ class PriceAlert(models.Model):
     armed_at = models.DateTimeField()
     triggered_at = models.DateTimeField(null=True, blank=True)
     triggered_price = models.ForeignKey(
-        AssetPrice, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", help_text="The price that fired it."
+        AssetPrice,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The price that fired it.",
     )
     notification_id = models.UUIDField(null=True, blank=True)
     note = models.CharField(max_length=140, blank=True)

@@ -21,7 +21,7 @@ from django.utils import timezone
 from apps.chains.models import Token
 from engipay.api.errors import ApplicationError, InvalidInput
 
-from . import selectors
+from . import alerts, selectors
 from .models import AssetPrice
 from .sources import CoinGeckoClient, Quote, source_for
 from .sources.coingecko import SOURCE_NAME as COINGECKO
@@ -96,6 +96,7 @@ def prices_ingest(*, symbols: Iterable[str] | None = None) -> IngestResult:
     tokens = {token.pk: token for token in selectors.tokens_for_symbols(symbols)}
     pending = {token_id: source_order(token.symbol) for token_id, token in tokens.items()}
     result = IngestResult()
+    stored_rows: list[AssetPrice] = []
     failed: set[str] = set()
     while True:
         groups: dict[str, list[Token]] = defaultdict(list)
@@ -114,14 +115,28 @@ def prices_ingest(*, symbols: Iterable[str] | None = None) -> IngestResult:
                 failed.add(name)
                 result.errors[name] = exc.message
                 continue
-            _record_quotes(quotes=quotes, tokens=tokens, pending=pending, result=result)
+            _record_quotes(quotes=quotes, tokens=tokens, pending=pending, result=result, stored_rows=stored_rows)
     result.missing = sorted(tokens[token_id].symbol for token_id in pending)
     if result.missing:
         logger.info("No fresh price for %s", ", ".join(result.missing))
+    if stored_rows:  # only new observations: an unchanged one was evaluated when it was first stored
+        try:
+            alerts.price_alerts_evaluate(rows=stored_rows)
+        except Exception:
+            # The prices are stored (each in its own transaction); alerts still armed are evaluated again with the
+            # next price, so a failure here must not fail the ingestion.
+            logger.exception("Price alert evaluation failed for %s", ", ".join(sorted(result.stored)))
     return result
 
 
-def _record_quotes(*, quotes: list[Quote], tokens: dict[int, Token], pending: dict, result: IngestResult) -> None:
+def _record_quotes(
+    *,
+    quotes: list[Quote],
+    tokens: dict[int, Token],
+    pending: dict,
+    result: IngestResult,
+    stored_rows: list[AssetPrice],
+) -> None:
     now = timezone.now()
     for quote in quotes:
         if quote.token_id not in pending:
@@ -130,8 +145,10 @@ def _record_quotes(*, quotes: list[Quote], tokens: dict[int, Token], pending: di
         if reason is not None:
             result.rejected.setdefault(quote.symbol, []).append(reason)
             continue
-        _row, created = asset_price_record(quote=quote)
+        row, created = asset_price_record(quote=quote)
         (result.stored if created else result.unchanged)[quote.symbol] = quote.source
+        if created:
+            stored_rows.append(row)
         del pending[quote.token_id]
 
 

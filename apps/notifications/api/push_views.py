@@ -34,6 +34,11 @@ class WebPushKeyView(APIView):
     @extend_schema(
         tags=["notifications"],
         summary="VAPID public key for web push subscriptions",
+        description="No authentication. The browser subscribes with it: "
+        "`pushManager.subscribe({userVisibleOnly: true, applicationServerKey: public_key})`, then sends the "
+        "subscription's JSON to `POST /api/notifications/subscribe` as `push_subscription`. Every push is signed "
+        "with the matching private key; if the operator rotates it, browsers must subscribe again. "
+        "503 `web_push_unavailable` when the server's key is misconfigured.",
         auth=[],
         responses={200: WebPushKeyOutput, 503: ErrorSerializer},
         examples=[

@@ -90,7 +90,9 @@ class NotificationUnreadCountView(APIView):
 
 class NotificationDetailView(APIView):
     @extend_schema(
-        tags=["notifications"], responses={200: NotificationOutput, 401: ErrorSerializer, 404: ErrorSerializer}
+        tags=["notifications"],
+        operation_id="notifications_detail",
+        responses={200: NotificationOutput, 401: ErrorSerializer, 404: ErrorSerializer},
     )
     def get(self, request: Request, notification_id: UUID) -> Response:
         notification = selectors.notification_get_for_user(user=request.user, notification_id=notification_id)

@@ -1,0 +1,78 @@
+"""The price webhook (apps.webhooks, topic "prices"): USD prices pushed by a sender configured for the topic.
+
+A pushed price is checked like an ingested quote (``quote_rejection``: positive, in range, not older than the
+token's ``price_stale_after_seconds``) and more: a known active token, at most 18 decimals (the column's scale; no
+silent rounding), ``observed_at`` at most 60 s ahead of our clock, and no jump of more than
+WEBHOOK_PRICE_MAX_DEVIATION_PERCENT from the latest stored price of the token. Accepted prices are stored as source
+``webhook:<sender>`` (the same observation twice is stored once) and evaluated against the price alerts. Refused
+prices are listed, one line each, in the result. Registered from ``PricesConfig.ready()``."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+
+from apps.chains.models import Token
+from apps.prices.alerts import price_alerts_evaluate
+from apps.prices.models import AssetPrice
+from apps.prices.selectors import tokens_for_symbols
+from apps.prices.services import asset_price_record, quote_rejection
+from apps.prices.sources import Quote
+from apps.webhooks.registry import WebhookEvent, WebhookIgnored
+
+TOPIC = "prices"
+FUTURE_SKEW = timedelta(seconds=60)
+MAX_DECIMALS = 18
+
+
+def prices_webhook_handle(event: WebhookEvent) -> str:
+    config = settings.WEBHOOK_SOURCES.get(event.source) if isinstance(settings.WEBHOOK_SOURCES, dict) else None
+    if not isinstance(config, dict) or TOPIC not in (config.get("topics") or []):
+        # Checked when the delivery arrived too; the configuration may have changed before it was processed.
+        raise WebhookIgnored(f"{event.source} is not configured to push prices; nothing stored.")
+    points = event.payload["prices"]
+    tokens = {token.symbol: token for token in tokens_for_symbols([point["symbol"] for point in points])}
+    now = timezone.now()
+    stored: list[AssetPrice] = []
+    lines = []
+    for point in points:
+        quote, refusal = _quote(point, tokens.get(point["symbol"]), source=f"webhook:{event.source}", now=now)
+        if quote is None:
+            lines.append(f"{point['symbol']}: refused, {refusal}")
+            continue
+        row, created = asset_price_record(quote=quote)
+        if created:
+            stored.append(row)
+        lines.append(f"{point['symbol']}: {'stored' if created else 'already stored'} {quote.price_usd} USD")
+    fired = price_alerts_evaluate(rows=stored) if stored else 0
+    summary = f"{len(stored)} price(s) stored, {len(points) - len(stored)} not; {fired} alert(s) fired."
+    return "\n".join([summary, *lines])
+
+
+def _quote(point: dict[str, Any], token: Token | None, *, source: str, now: datetime) -> tuple[Quote | None, str]:
+    if token is None:
+        return None, "unknown or inactive token"
+    price = Decimal(point["price_usd"])
+    if price.as_tuple().exponent < -MAX_DECIMALS:  # type: ignore[operator]
+        return None, f"more than {MAX_DECIMALS} decimals"
+    observed_at = datetime.fromisoformat(point["observed_at"])
+    if observed_at > now + FUTURE_SKEW:
+        return None, f"observed_at {point['observed_at']} is in the future"
+    quote = Quote(token_id=token.pk, symbol=token.symbol, price_usd=price, observed_at=observed_at, source=source)
+    rejection = quote_rejection(quote=quote, token=token, now=now)
+    if rejection is not None:
+        return None, rejection.removeprefix(f"{source}: ")
+    latest = AssetPrice.objects.filter(token=token).order_by("-observed_at", "-id").first()
+    limit = Decimal(settings.WEBHOOK_PRICE_MAX_DEVIATION_PERCENT)
+    if latest is not None and latest.price_usd > 0:
+        moved = abs(price - latest.price_usd) / latest.price_usd * 100
+        if moved > limit:
+            return None, (
+                f"{moved:.2f}% away from the latest stored price {latest.price_usd} ({latest.source}); "
+                f"at most {limit}% is accepted"
+            )
+    return quote, ""
