@@ -33,6 +33,7 @@ EMAIL_CONFIRM_SALT = "notifications.email-confirm"
 EMAIL_CONFIRM_MAX_AGE = 3 * 24 * 3600
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 MAX_PUSH_SUBSCRIPTIONS = 10
+RESEND_AFTER = timedelta(seconds=60)  # least time between two phone codes
 
 
 def preference_for(user) -> NotificationPreference:
@@ -254,6 +255,8 @@ def _set_email(pref: NotificationPreference, email: str, pending: Pending) -> No
 def _set_phone(pref: NotificationPreference, phone: str, pending: Pending) -> None:
     if phone == pref.phone and pref.phone_verified_at:
         return
+    if phone != pref.phone:
+        pref.phone_code_hash, pref.phone_code_expires_at, pref.phone_code_attempts = "", None, 0
     pref.phone, pref.phone_verified_at = phone, None
     pending.phone = True
 
@@ -471,9 +474,13 @@ def phone_code_issue(*, user_id: Any) -> tuple[str, str] | None:
     pref = NotificationPreference.objects.select_for_update().filter(user_id=user_id).first()
     if pref is None or not pref.phone or pref.phone_verified_at:
         return None
+    now = timezone.now()
+    ttl = timedelta(seconds=settings.PHONE_CODE_TTL_SECONDS)
+    if pref.phone_code_hash and pref.phone_code_expires_at and pref.phone_code_expires_at - ttl > now - RESEND_AFTER:
+        return None  # a code went out less than a minute ago: no SMS flood by repeating the request
     code = f"{secrets.randbelow(10**6):06d}"
     pref.phone_code_hash = _code_hash(user_id, pref.phone, code)
-    pref.phone_code_expires_at = timezone.now() + timedelta(seconds=settings.PHONE_CODE_TTL_SECONDS)
+    pref.phone_code_expires_at = now + ttl
     pref.phone_code_attempts = 0
     pref.save(update_fields=["phone_code_hash", "phone_code_expires_at", "phone_code_attempts", "updated_at"])
     return pref.phone, code

@@ -38,7 +38,8 @@ def b64url(data: bytes) -> str:
 def b64url_decode(text: str) -> bytes:
     """Base64url (or standard base64) with or without padding; whitespace is ignored."""
     compact = "".join(text.split()).replace("+", "-").replace("/", "_").rstrip("=")
-    return base64.urlsafe_b64decode(compact + "=" * (-len(compact) % 4))
+    # validate: the lenient default skips stray characters, and a mangled key must not decode to another key.
+    return base64.b64decode(compact + "=" * (-len(compact) % 4), altchars=b"-_", validate=True)
 
 
 def parse_private_key(text: str, *, source: str) -> ec.EllipticCurvePrivateKey:

@@ -117,6 +117,8 @@ EMAIL_PORT = env_int("EMAIL_PORT", 25)
 EMAIL_HOST_USER = env_optional("EMAIL_HOST_USER") or ""
 EMAIL_HOST_PASSWORD = env_optional("EMAIL_HOST_PASSWORD") or ""
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+# Seconds before an SMTP connection or reply gives up (Django's default waits forever, holding a worker).
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)
 EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(VAR_DIR / "mail"))  # for the file backend
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "EngiPay <no-reply@engipay.local>")
 FRONTEND_URL = env_str("FRONTEND_URL", "http://localhost:3000").rstrip("/")
