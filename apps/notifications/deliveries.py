@@ -35,6 +35,8 @@ _SENDERS = {
 # A retry due sooner than this is queued with a countdown; a later one is left to the sweep (long ETAs sit in a
 # worker's memory and outlive the broker's visibility timeout).
 COUNTDOWN_MAX_SECONDS = 300
+# A provider's Retry-After is honoured up to a day (a broken header must not park a delivery for a year).
+RETRY_AFTER_MAX_SECONDS = 86400
 
 
 def deliveries_plan(*, notification: Notification, pref: NotificationPreference | None = None) -> list[Delivery]:
@@ -86,7 +88,7 @@ def retry_delay(attempts: int, retry_after: int | None = None) -> int:
     Retry-After wins when longer."""
     base = settings.NOTIFY_RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0)
     delay = min(settings.NOTIFY_RETRY_MAX_SECONDS, int(base * random.uniform(0.8, 1.2)))  # noqa: S311 (jitter)
-    return max(delay, retry_after or 0)
+    return max(delay, min(retry_after or 0, RETRY_AFTER_MAX_SECONDS))
 
 
 def delivery_attempt(*, delivery_id: str) -> Attempt:
@@ -125,9 +127,8 @@ def delivery_attempt(*, delivery_id: str) -> Attempt:
             logger.info("Delivery %s (%s) will retry in %ss: %s", delivery.pk, delivery.channel, delay, exc.reason)
             return Attempt("retry", retry_in=delay if delay <= COUNTDOWN_MAX_SECONDS else None)
         except PermanentDeliveryError as exc:
-            if exc.bounced and delivery.push_subscription is not None:
-                delivery.push_subscription.delete()  # 404/410: the browser unsubscribed; never push there again
-                delivery.push_subscription = None
+            if exc.bounced:
+                _target_gone(delivery)
             return _finish(delivery, Status.BOUNCED if exc.bounced else Status.FAILED, exc.reason)
         except Exception as exc:  # a bug in a channel must not leave the row looking queued forever
             logger.exception("Delivery %s (%s) crashed", delivery.pk, delivery.channel)
@@ -136,6 +137,16 @@ def delivery_attempt(*, delivery_id: str) -> Attempt:
         if delivery.push_subscription is not None:
             PushSubscription.objects.filter(pk=delivery.push_subscription.pk).update(last_success_at=now)
         return _finish(delivery, Status.SENT, "")
+
+
+def _target_gone(delivery: Delivery) -> None:
+    """A bounce: stop sending there. A push subscription is deleted (404/410: the browser unsubscribed); an email
+    address or phone number loses its confirmation (the user confirms it again, or gives another)."""
+    if delivery.push_subscription is not None:
+        delivery.push_subscription.delete()
+        delivery.push_subscription = None
+    else:
+        preferences.target_unconfirm(user=delivery.user, channel=delivery.channel, target=delivery.target)
 
 
 def _still_wanted(delivery: Delivery) -> str | None:

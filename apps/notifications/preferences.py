@@ -6,6 +6,7 @@ subscribe endpoint and the signed links in emails (unsubscribe, confirm address)
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import re
@@ -16,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from cryptography.hazmat.primitives.asymmetric import ec
 from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
@@ -207,6 +209,11 @@ def _push_subscription(value: Any) -> PushKeys:
     b64url = re.compile(r"^[A-Za-z0-9_-]+={0,2}$")
     if not (isinstance(p256dh, str) and b64url.fullmatch(p256dh) and 80 <= len(p256dh) <= 100):
         raise bad  # an uncompressed P-256 point: 65 bytes, 87 characters of base64url
+    try:  # a point on the curve, or nothing can ever be encrypted to it
+        raw = base64.urlsafe_b64decode(p256dh + "=" * (-len(p256dh) % 4))
+        ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), raw)
+    except ValueError:
+        raise bad from None
     if not (isinstance(auth, str) and b64url.fullmatch(auth) and 16 <= len(auth) <= 32):
         raise bad  # 16 random bytes
     if not isinstance(endpoint, str) or len(endpoint) > 1024:
@@ -380,6 +387,18 @@ def preferences_update(*, user, data: dict[str, Any]) -> tuple[NotificationPrefe
     return pref, pending
 
 
+def target_unconfirm(*, user, channel: str, target: str) -> None:
+    """The email address or phone bounced: it is not used again until confirmed again (or replaced)."""
+    pref = _locked_preference(user)
+    if channel == Channel.EMAIL and pref.email == target:
+        pref.email_verified_at = None
+    elif channel == Channel.SMS and pref.phone == target:
+        pref.phone_verified_at = None
+    else:
+        return
+    pref.save()
+
+
 @transaction.atomic
 def push_subscription_delete(*, user, subscription_id) -> None:
     deleted, _ = PushSubscription.objects.filter(user=user, pk=subscription_id).delete()
@@ -469,14 +488,16 @@ def _code_hash(user_id: Any, phone: str, code: str) -> str:
 
 
 @transaction.atomic
-def phone_code_issue(*, user_id: Any) -> tuple[str, str] | None:
-    """A fresh 6-digit code for the user's unconfirmed phone: (phone, code), or None if nothing to confirm."""
+def phone_code_issue(*, user_id: Any, resend_guard: bool = True) -> tuple[str, str] | None:
+    """A fresh 6-digit code for the user's unconfirmed phone: (phone, code), or None if nothing to confirm.
+    ``resend_guard=False`` for a retry of a send that failed: the code issued before never reached the phone."""
     pref = NotificationPreference.objects.select_for_update().filter(user_id=user_id).first()
     if pref is None or not pref.phone or pref.phone_verified_at:
         return None
     now = timezone.now()
     ttl = timedelta(seconds=settings.PHONE_CODE_TTL_SECONDS)
-    if pref.phone_code_hash and pref.phone_code_expires_at and pref.phone_code_expires_at - ttl > now - RESEND_AFTER:
+    recent = pref.phone_code_expires_at and pref.phone_code_expires_at - ttl > now - RESEND_AFTER
+    if resend_guard and pref.phone_code_hash and recent:
         return None  # a code went out less than a minute ago: no SMS flood by repeating the request
     code = f"{secrets.randbelow(10**6):06d}"
     pref.phone_code_hash = _code_hash(user_id, pref.phone, code)

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 
 from apps.notifications import deliveries, preferences, services
-from apps.notifications.channels.base import DeliveryError
+from apps.notifications.channels.base import DeliveryError, TransientDeliveryError
 
 logger = logging.getLogger(__name__)
 
@@ -68,13 +68,18 @@ def phone_code_send(self: Task, *, user_id: str) -> bool:
     """Text a 6-digit code to the phone a user gave; ``POST /api/notifications/phone/verify`` checks it."""
     from apps.notifications.channels import sms
 
-    issued = preferences.phone_code_issue(user_id=user_id)
+    # A retry follows a send that failed: its code never arrived, so the resend guard must not stop a new one.
+    issued = preferences.phone_code_issue(user_id=user_id, resend_guard=self.request.retries == 0)
     if issued is None:
         return False
     phone, code = issued
+    minutes = max(1, settings.PHONE_CODE_TTL_SECONDS // 60)
     try:
-        sms.sms_send_text(to=phone, body=f"Your EngiPay code: {code}. It expires in 10 minutes.")
-    except DeliveryError as exc:
+        sms.sms_send_text(to=phone, body=f"Your EngiPay code: {code}. It expires in {minutes} minutes.")
+    except TransientDeliveryError as exc:
+        logger.warning("Phone code for user %s not sent yet: %s", user_id, exc.reason)
+        raise self.retry(countdown=max(30, exc.retry_after or 0)) from None
+    except DeliveryError as exc:  # the number is invalid or SMS is not configured: retrying cannot help
         logger.warning("Phone code for user %s not sent: %s", user_id, exc.reason)
-        raise self.retry() from None
+        return False
     return True

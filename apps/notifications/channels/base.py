@@ -1,4 +1,4 @@
-"""The contract between the delivery loop (``services/deliveries.py``) and each channel.
+"""The contract between the delivery loop (``apps/notifications/deliveries.py``) and each channel.
 
 A channel's ``send(delivery)`` delivers one ``Delivery`` (its notification, user and target are loaded) and
 returns a ``SendResult``; it raises ``TransientDeliveryError`` for what may work later (timeouts, 429, 5xx, a

@@ -104,9 +104,8 @@ def send(delivery: Delivery) -> SendResult:
     if not endpoint_allowed(subscription.endpoint):
         raise PermanentDeliveryError(
             f"The push endpoint's host {urlsplit(subscription.endpoint).hostname} is not an allowed push service "
-            "(WEB_PUSH_ENDPOINT_HOSTS).",
-            bounced=True,
-        )
+            "(WEB_PUSH_ENDPOINT_HOSTS)."
+        )  # not bounced: a narrowed setting must not delete every subscription it no longer matches
     if not _keys_usable(subscription):
         raise PermanentDeliveryError("The subscription's keys are not a valid P-256 key and auth secret.", bounced=True)
     try:

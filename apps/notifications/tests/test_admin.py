@@ -42,16 +42,30 @@ def test_staff_see_each_delivery_with_its_status_and_error(bounced):
     assert bounced.status == "bounced"
 
 
-def test_send_again_requeues_a_bounced_delivery_which_then_goes_out(bounced, smtp):
+def test_send_again_requeues_a_failed_delivery_which_then_goes_out(ada, smtp, settings):
+    settings.NOTIFY_DELIVERY_MAX_ATTEMPTS = 1
+    smtp.defer("ada@example.com", times=1)  # the mail server is down for the only attempt allowed
+    failed = Delivery.objects.get(notification=notify(user=ada, kind="kyc_verified", title="Identity verified"))
+    assert deliveries.delivery_attempt(delivery_id=failed.pk).outcome == "failed"
     operator = staff_user("lead@example.com")
     operator.user_permissions.add(*Permission.objects.filter(codename__in=["view_delivery", "change_delivery"]))
-    smtp.state.rules.clear()  # the mailbox exists again
     response = logged_in_client(operator).post(
-        "/admin/notifications/delivery/", {"action": "send_again", "_selected_action": [str(bounced.pk)]}
+        "/admin/notifications/delivery/", {"action": "send_again", "_selected_action": [str(failed.pk)]}
     )
     assert response.status_code == 302
-    bounced.refresh_from_db()
-    assert bounced.status == "queued"
-    assert bounced.attempts == 0
-    assert deliveries.delivery_attempt(delivery_id=bounced.pk).outcome == "sent"
+    failed.refresh_from_db()
+    assert failed.status == "queued"
+    assert failed.attempts == 0
+    assert deliveries.delivery_attempt(delivery_id=failed.pk).outcome == "sent"
     assert len(smtp.messages) == 1
+
+
+def test_a_bounced_address_is_not_mailed_again_until_confirmed(bounced, ada, smtp):
+    operator = staff_user("lead@example.com")
+    operator.user_permissions.add(*Permission.objects.filter(codename__in=["view_delivery", "change_delivery"]))
+    smtp.state.rules.clear()
+    logged_in_client(operator).post(
+        "/admin/notifications/delivery/", {"action": "send_again", "_selected_action": [str(bounced.pk)]}
+    )
+    assert deliveries.delivery_attempt(delivery_id=bounced.pk).outcome == "failed"
+    assert smtp.messages == []

@@ -98,6 +98,9 @@ def test_a_refused_mailbox_is_a_bounce_and_is_not_retried(ada, smtp):
     smtp.refuse("ada@example.com")
     delivery = _only_delivery(_notify_tx(ada))
     assert deliveries.delivery_attempt(delivery_id=delivery.pk).outcome == "bounced"
+    # The address is no longer used until it is confirmed again.
+    assert NotificationPreference.objects.get(user=ada).email_verified_at is None
+    assert not Delivery.objects.filter(notification=_notify_tx(ada)).exclude(pk=delivery.pk).exists()
     delivery.refresh_from_db()
     assert delivery.status == "bounced"
     assert "550" in delivery.last_error

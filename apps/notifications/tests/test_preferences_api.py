@@ -114,6 +114,13 @@ def test_a_browser_that_moves_to_another_account_stops_pushing_to_the_first(ada,
             {"channels": ["web_push"], "push_subscription": {"endpoint": "https://fcm.googleapis.com/x"}},
             "invalid_push_subscription",
         ),
+        (  # the right length, but not a point on P-256
+            {
+                "channels": ["web_push"],
+                "push_subscription": {**_subscription(), "keys": {"p256dh": "B" + "A" * 86, "auth": AUTH}},
+            },
+            "invalid_push_subscription",
+        ),
         (
             {"channels": ["web_push"], "push_subscription": _subscription("https://evil.example/steal")},
             "push_endpoint_not_allowed",

@@ -114,6 +114,15 @@ def test_the_code_task_retries_a_twilio_outage_and_the_delivered_code_works(alic
     assert NotificationPreference.objects.get(user=alice).phone_verified_at is not None
 
 
+def test_a_second_code_request_within_a_minute_texts_nothing(alice, twilio):
+    preferences.notifications_subscribe(user=alice, channels=["sms"], phone=PHONE)
+    assert send_code(alice) is True
+
+    assert send_code(alice) is False
+
+    assert len(twilio.messages_to(PHONE)) == 1
+
+
 def test_a_notification_is_texted_through_the_loop(texted, twilio):
     delivery = sms_delivery(texted)
     assert (delivery.status, delivery.target) == (Delivery.Status.QUEUED, PHONE)

@@ -327,9 +327,10 @@ def test_an_endpoint_outside_the_allowed_hosts_is_not_posted_to(settings, alice,
     settings.WEB_PUSH_ENDPOINT_HOSTS = ["fcm.googleapis.com"]
     delivery = attempt(push_delivery(alice))
 
-    assert delivery.status == Delivery.Status.BOUNCED
+    assert delivery.status == Delivery.Status.FAILED
     assert "not an allowed push service" in delivery.last_error
     assert push_service.requests == []
+    assert PushSubscription.objects.filter(pk=subscription.pk).exists()
 
 
 def test_a_subscription_with_unusable_keys_bounces(alice, push_service, subscription):
@@ -340,3 +341,13 @@ def test_a_subscription_with_unusable_keys_bounces(alice, push_service, subscrip
     assert delivery.status == Delivery.Status.BOUNCED
     assert "keys are not a valid P-256 key" in delivery.last_error
     assert push_service.requests == []
+
+
+def test_a_redirect_is_not_followed(alice, push_service, subscription):
+    elsewhere = push_service.subscribe()["endpoint"]
+    push_service.plan(subscription.endpoint, Answer(307, {"Location": elsewhere}))
+    delivery = attempt(push_delivery(alice))
+
+    assert delivery.status == Delivery.Status.FAILED
+    assert "redirect" in delivery.last_error
+    assert [r["status"] for r in push_service.requests] == [307]  # the VAPID token went nowhere else
