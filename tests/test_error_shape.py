@@ -55,6 +55,9 @@ def test_every_api_url_answers_errors_in_the_error_shape(
     throttle_rates(**dict.fromkeys(["auth_ip", "nonce", "password_reset", "login_account", "kyc_submit"], "1000/min"))
     # Webhooks check signatures (an unset secret is an honest 503, tested with each webhook).
     settings.SUMSUB_WEBHOOK_SECRET = "error-shape-test-secret"
+    settings.WEBHOOK_SOURCES = {
+        "error-shape-test": {"secret": "error-shape-test-secret", "topics": ["blockchain", "prices", "defi"]}
+    }
     client = api_client_for(alice)
     allowed = allowed_methods(pattern)
     for method in set(METHODS) - allowed:

@@ -3,7 +3,7 @@
 A pushed price is checked like an ingested quote (``quote_rejection``: positive, in range, not older than the
 token's ``price_stale_after_seconds``) and more: a known active token, at most 18 decimals (the column's scale; no
 silent rounding), ``observed_at`` at most 60 s ahead of our clock, and no jump of more than
-WEBHOOK_PRICE_MAX_DEVIATION_PERCENT from the latest stored price of the token. Accepted prices are stored as source
+WEBHOOK_PRICE_MAX_DEVIATION_PERCENT from the latest price we read ourselves (any stored price if there is none). Accepted prices are stored as source
 ``webhook:<sender>`` (the same observation twice is stored once) and evaluated against the price alerts. Refused
 prices are listed, one line each, in the result. Registered from ``PricesConfig.ready()``."""
 
@@ -47,7 +47,11 @@ def prices_webhook_handle(event: WebhookEvent) -> str:
         row, created = asset_price_record(quote=quote)
         if created:
             stored.append(row)
-        lines.append(f"{point['symbol']}: {'stored' if created else 'already stored'} {quote.price_usd} USD")
+            lines.append(f"{point['symbol']}: stored {quote.price_usd} USD")
+        elif row.price_usd == quote.price_usd:
+            lines.append(f"{point['symbol']}: already stored {quote.price_usd} USD")
+        else:  # one observation per sender and moment: the first one stays
+            lines.append(f"{point['symbol']}: refused, {_usd(row.price_usd)} USD is already stored for this moment")
     fired = price_alerts_evaluate(rows=stored) if stored else 0
     summary = f"{len(stored)} price(s) stored, {len(points) - len(stored)} not; {fired} alert(s) fired."
     return "\n".join([summary, *lines])
@@ -66,13 +70,20 @@ def _quote(point: dict[str, Any], token: Token | None, *, source: str, now: date
     rejection = quote_rejection(quote=quote, token=token, now=now)
     if rejection is not None:
         return None, rejection.removeprefix(f"{source}: ")
-    latest = AssetPrice.objects.filter(token=token).order_by("-observed_at", "-id").first()
+    # The reference is the latest price from a source we read ourselves (Chainlink, CoinGecko), so that a sender
+    # cannot walk a price away in steps of its own pushes; only with no such price the latest of any source.
+    stored = AssetPrice.objects.filter(token=token).order_by("-observed_at", "-id")
+    latest = stored.exclude(source__startswith="webhook:").first() or stored.first()
     limit = Decimal(settings.WEBHOOK_PRICE_MAX_DEVIATION_PERCENT)
     if latest is not None and latest.price_usd > 0:
         moved = abs(price - latest.price_usd) / latest.price_usd * 100
         if moved > limit:
             return None, (
-                f"{moved:.2f}% away from the latest stored price {latest.price_usd} ({latest.source}); "
+                f"{moved:.2f}% away from the latest stored price {_usd(latest.price_usd)} ({latest.source}); "
                 f"at most {limit}% is accepted"
             )
     return quote, ""
+
+
+def _usd(value: Decimal) -> str:
+    return format(value.normalize(), "f")  # the stored scale (18 places) without its trailing zeros

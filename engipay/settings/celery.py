@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .env import env_int, env_str
 from .kyc import AML_SDN_RELOAD_MINUTES
-from .notifications import NOTIFY_SWEEP_EVERY_SECONDS
+from .notifications import NOTIFY_SWEEP_EVERY_SECONDS, WEBHOOK_SWEEP_EVERY_SECONDS
 from .prices import PRICE_INGEST_EVERY_SECONDS, PRICE_LOCAL_FEEDS_MOVE_EVERY_SECONDS
 from .services import CELERY_BROKER_URL
 
@@ -64,4 +64,10 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Inbound webhook deliveries older than WEBHOOK_RETENTION_DAYS are deleted.
     "webhooks-deliveries-purge": {"task": "webhooks.deliveries_purge", "schedule": 6 * 3600},
+    # Accepted webhook deliveries whose processing task was lost (broker down when they arrived) are queued again.
+    "webhooks-deliveries-sweep": {
+        "task": "webhooks.deliveries_sweep",
+        "schedule": WEBHOOK_SWEEP_EVERY_SECONDS,
+        "options": {"expires": WEBHOOK_SWEEP_EVERY_SECONDS},
+    },
 }

@@ -66,5 +66,8 @@ WEBHOOK_TOLERANCE_SECONDS = env_int("WEBHOOK_TOLERANCE_SECONDS", 300, minimum=1)
 WEBHOOK_MAX_BYTES = env_int("WEBHOOK_MAX_BYTES", 256 * 1024, minimum=1024)
 # Stored deliveries older than this are deleted (must exceed the tolerance: replays are refused by time after).
 WEBHOOK_RETENTION_DAYS = env_int("WEBHOOK_RETENTION_DAYS", 30, minimum=1)
+# An accepted delivery still queued this long after its task was sent is queued again (the broker lost it).
+WEBHOOK_SWEEP_GRACE_SECONDS = env_int("WEBHOOK_SWEEP_GRACE_SECONDS", 300, minimum=30)
+WEBHOOK_SWEEP_EVERY_SECONDS = env_int("WEBHOOK_SWEEP_EVERY_SECONDS", 120, minimum=10)
 # A pushed price is refused when it moves more than this percent from the last stored price of the token.
 WEBHOOK_PRICE_MAX_DEVIATION_PERCENT = env_int("WEBHOOK_PRICE_MAX_DEVIATION_PERCENT", 50, minimum=1)

@@ -1,4 +1,11 @@
+"""Mounted at /api/webhooks/ (engipay/urls.py); KYC vendors' webhooks are under /api/webhooks/kyc/."""
+
 from django.urls import path
 
-# Mounted at "api/webhooks/" (blockchain, prices, defi); KYC vendors' webhooks are under api/webhooks/kyc/.
-urlpatterns: list = []
+from .views import BlockchainWebhookView, DefiWebhookView, PricesWebhookView
+
+urlpatterns = [
+    path("blockchain/transaction", BlockchainWebhookView.as_view(), name="webhook-blockchain-transaction"),
+    path("prices/update", PricesWebhookView.as_view(), name="webhook-prices-update"),
+    path("defi/position-update", DefiWebhookView.as_view(), name="webhook-defi-position-update"),
+]
