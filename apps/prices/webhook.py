@@ -3,9 +3,10 @@
 A pushed price is checked like an ingested quote (``quote_rejection``: positive, in range, not older than the
 token's ``price_stale_after_seconds``) and more: a known active token, at most 18 decimals (the column's scale; no
 silent rounding), ``observed_at`` at most 60 s ahead of our clock, and no jump of more than
-WEBHOOK_PRICE_MAX_DEVIATION_PERCENT from the latest price we read ourselves (any stored price if there is none). Accepted prices are stored as source
-``webhook:<sender>`` (the same observation twice is stored once) and evaluated against the price alerts. Refused
-prices are listed, one line each, in the result. Registered from ``PricesConfig.ready()``."""
+WEBHOOK_PRICE_MAX_DEVIATION_PERCENT from the latest price we read ourselves (from any source if we have none).
+Accepted prices are stored as source ``webhook:<sender>`` (the same observation twice is stored once) and
+evaluated against the price alerts. Refused prices are listed, one line each, in the result. Registered from
+``PricesConfig.ready()``."""
 
 from __future__ import annotations
 
