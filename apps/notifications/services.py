@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import threading
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -38,12 +41,36 @@ def session_group(user_id: Any) -> str:
     return f"session.{user_id}"
 
 
+_push_loop_lock = threading.Lock()
+_push_loop: tuple[int, asyncio.AbstractEventLoop] | None = None
+PUSH_TIMEOUT_SECONDS = 5
+
+
+def _loop_for_pushes() -> asyncio.AbstractEventLoop:
+    """One long-lived event loop per process, on a daemon thread, for pushes from synchronous code. The channel
+    layer keeps its Redis connections per event loop: ``async_to_sync`` would make a new loop, and so a new
+    connection, for every notification (a few milliseconds each, most of a notify() call)."""
+    global _push_loop
+    with _push_loop_lock:
+        if _push_loop is None or _push_loop[0] != os.getpid():  # made before a fork: the thread is not in this child
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="notification-push", daemon=True).start()
+            _push_loop = (os.getpid(), loop)
+        return _push_loop[1]
+
+
 def _group_send(group: str, message: dict[str, Any]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
     try:
-        async_to_sync(layer.group_send)(group, message)
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # synchronous code (a view, a worker): the process's push loop
+            future = asyncio.run_coroutine_threadsafe(layer.group_send(group, message), _loop_for_pushes())
+            future.result(timeout=PUSH_TIMEOUT_SECONDS)
+        else:  # called from a coroutine's thread (never blocks it): as before
+            async_to_sync(layer.group_send)(group, message)
     except Exception:
         # Runs after commit: the stored state is right (GET /api/notifications shows it); a lost push must not
         # turn the caller's committed work into an error.
