@@ -57,6 +57,8 @@ chromium:
 	fi
 
 # --- run the platform ---------------------------------------------------------------------------------------
+# A development webhook sender "dev" (secret in var/webhook_dev_secret; `manage.py webhook_sign` signs payloads).
+run: export WEBHOOK_DEV_SOURCE = 1
 run: install
 	@$(PY) -c "import socket,sys; ports=[$(PORT), $(ANVIL_PORT)]; busy=[p for p in ports if socket.socket().connect_ex(('127.0.0.1', p)) == 0]; sys.exit(f'Port(s) {busy} already in use: stop what runs there, or set PORT / ANVIL_PORT.' if busy else 0)"
 	$(PY) manage.py migrate --noinput
@@ -74,6 +76,8 @@ run: install
 	@echo "  Console:   http://127.0.0.1:$(PORT)/admin/support/console/  (support agents' live chat)"
 	@echo "  Health:    http://127.0.0.1:$(PORT)/api/health/"
 	@echo "  Websocket: ws://127.0.0.1:$(PORT)/ws/notifications/  (first message: {\"type\": \"auth\", \"token\": \"<access>\"})"
+	@echo "  Webhooks:  sender 'dev' (secret in var/webhook_dev_secret): $(PY) manage.py webhook_sign --topic prices <payload.json>"
+	@echo "  Email:     notification emails are printed by the worker (console backend)"
 	@echo ""
 	@mkdir -p var && cat Procfile $(if $(filter 1,$(SANDBOX)),Procfile.sandbox) > var/Procfile.run
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho start -f var/Procfile.run -d $(CURDIR) -p $(PORT); \

@@ -5,7 +5,7 @@ Every variable is listed with its default in README.md ("Configuration").
 
 from __future__ import annotations
 
-from .env import VAR_DIR, env_bool, env_int, env_json, env_list, env_optional, env_str
+from .env import VAR_DIR, env_bool, env_int, env_json, env_list, env_optional, env_str, var_secret
 
 # Where links in emails (unsubscribe, confirm address) point: this API's public origin.
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://localhost:8000").rstrip("/")
@@ -58,6 +58,17 @@ PHONE_CODE_MAX_ATTEMPTS = env_int("PHONE_CODE_MAX_ATTEMPTS", 5, minimum=1)
 # Senders of our own signed format: {"<source>": {"secret": "<hmac key>", "topics": ["blockchain", "prices",
 # "defi"]}}. A source may only post to its topics. Header X-EngiPay-Source names the source.
 WEBHOOK_SOURCES = env_json("WEBHOOK_SOURCES", {})
+# `make run` sets WEBHOOK_DEV_SOURCE: with WEBHOOK_SOURCES unset, a sender "dev" for every topic whose secret is a
+# random one kept in var/webhook_dev_secret (`manage.py webhook_sign` signs a payload with it). Never in production.
+if env_bool("WEBHOOK_DEV_SOURCE", False) and not WEBHOOK_SOURCES:
+    import secrets as _secrets
+
+    WEBHOOK_SOURCES = {
+        "dev": {
+            "secret": var_secret(VAR_DIR / "webhook_dev_secret", lambda: _secrets.token_urlsafe(32)),
+            "topics": ["blockchain", "prices", "defi"],
+        }
+    }
 # Alchemy Notify (address activity): the webhook's signing key(s), and its network names -> our chain keys.
 ALCHEMY_WEBHOOK_SIGNING_KEYS = env_list("ALCHEMY_WEBHOOK_SIGNING_KEYS", [])
 ALCHEMY_NETWORKS = env_json("ALCHEMY_NETWORKS", {"ETH_MAINNET": "ethereum", "ETH_SEPOLIA": "sepolia"})
