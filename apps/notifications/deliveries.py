@@ -14,6 +14,7 @@ import logging
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -79,7 +80,7 @@ def _enqueue(delivery_ids: list[str], countdown: int | None = None) -> None:
 
 @dataclass(frozen=True)
 class Attempt:
-    outcome: str  # sent, retry, failed, bounced, skipped
+    outcome: str  # sent, retry, failed, bounced, skipped, deferred (quiet hours)
     retry_in: int | None = None
 
 
@@ -93,65 +94,81 @@ def retry_delay(attempts: int, retry_after: int | None = None) -> int:
 
 def delivery_attempt(*, delivery_id: str) -> Attempt:
     """Try one queued, due delivery once and record what happened (the Celery task's body)."""
+    gone: list[Any] = []
     with transaction.atomic():
-        delivery = (
-            Delivery.objects.select_for_update(of=("self",))
-            .select_related("notification", "user", "push_subscription")
-            .filter(pk=delivery_id)
-            .first()
-        )
-        now = timezone.now()
-        if delivery is None or delivery.status != Status.QUEUED:
-            return Attempt("skipped")
-        if delivery.next_attempt_at > now + timedelta(seconds=1):
-            return Attempt("skipped")  # a duplicate task, or one queued before a retry was scheduled
-        if delivery.notification.deleted_at is not None:
-            return _finish(delivery, Status.FAILED, "The user deleted the notification before it was sent.")
-        if delivery.channel == Channel.WEB_PUSH and delivery.push_subscription is None:
-            return _finish(delivery, Status.BOUNCED, "The push subscription was removed.")
-        still_wanted = _still_wanted(delivery)
-        if still_wanted is not None:
-            return _finish(delivery, Status.FAILED, still_wanted)
-        delivery.attempts += 1
-        try:
-            sender = importlib.import_module(_SENDERS[delivery.channel])
-            result: SendResult = sender.send(delivery)
-        except TransientDeliveryError as exc:
-            if delivery.attempts >= settings.NOTIFY_DELIVERY_MAX_ATTEMPTS:
-                return _finish(delivery, Status.FAILED, f"Gave up after {delivery.attempts} attempts: {exc.reason}")
-            delay = retry_delay(delivery.attempts, exc.retry_after)
-            delivery.last_error = exc.reason
-            delivery.next_attempt_at = now + timedelta(seconds=delay)
-            delivery.enqueued_at = now if delay <= COUNTDOWN_MAX_SECONDS else None
-            delivery.save(update_fields=["attempts", "last_error", "next_attempt_at", "enqueued_at", "updated_at"])
-            logger.info("Delivery %s (%s) will retry in %ss: %s", delivery.pk, delivery.channel, delay, exc.reason)
-            return Attempt("retry", retry_in=delay if delay <= COUNTDOWN_MAX_SECONDS else None)
-        except PermanentDeliveryError as exc:
-            if exc.bounced:
-                _target_gone(delivery)
-            return _finish(delivery, Status.BOUNCED if exc.bounced else Status.FAILED, exc.reason)
-        except Exception as exc:  # a bug in a channel must not leave the row looking queued forever
-            logger.exception("Delivery %s (%s) crashed", delivery.pk, delivery.channel)
-            return _finish(delivery, Status.FAILED, f"Internal error: {type(exc).__name__}")
-        delivery.provider_message_id = result.provider_message_id[:128]
-        if delivery.push_subscription is not None:
-            PushSubscription.objects.filter(pk=delivery.push_subscription.pk).update(last_success_at=now)
-        return _finish(delivery, Status.SENT, "")
+        attempt = _attempt_locked(delivery_id, gone)
+    if gone:
+        # After our commit, without the delivery's lock: deleting it updates (SET_NULL) the other deliveries to the
+        # same subscription, which other workers may hold locked while they bounce on it too (a lock cycle).
+        PushSubscription.objects.filter(pk__in=gone).delete()
+    return attempt
 
 
-def _target_gone(delivery: Delivery) -> None:
-    """A bounce: stop sending there. A push subscription is deleted (404/410: the browser unsubscribed); an email
-    address or phone number loses its confirmation (the user confirms it again, or gives another)."""
+def _attempt_locked(delivery_id: str, gone: list[Any]) -> Attempt:
+    delivery = (
+        Delivery.objects.select_for_update(of=("self",))
+        .select_related("notification", "user", "push_subscription")
+        .filter(pk=delivery_id)
+        .first()
+    )
+    now = timezone.now()
+    if delivery is None or delivery.status != Status.QUEUED:
+        return Attempt("skipped")
+    if delivery.next_attempt_at > now + timedelta(seconds=1):
+        return Attempt("skipped")  # a duplicate task, or one queued before a retry was scheduled
+    if delivery.notification.deleted_at is not None:
+        return _finish(delivery, Status.FAILED, "The user deleted the notification before it was sent.")
+    if delivery.channel == Channel.WEB_PUSH and delivery.push_subscription is None:
+        return _finish(delivery, Status.BOUNCED, "The push subscription was removed.")
+    pref = preferences.preference_for(delivery.user)
+    still_wanted = _still_wanted(delivery, pref)
+    if still_wanted is not None:
+        return _finish(delivery, Status.FAILED, still_wanted)
+    quiet_until = preferences.quiet_until(pref, now)
+    if quiet_until is not None:  # a retry, the sweep or a resend falling in quiet hours (set since, or reached)
+        delivery.next_attempt_at, delivery.enqueued_at = quiet_until, None
+        delivery.save(update_fields=["next_attempt_at", "enqueued_at", "updated_at"])
+        return Attempt("deferred")
+    delivery.attempts += 1
+    try:
+        sender = importlib.import_module(_SENDERS[delivery.channel])
+        result: SendResult = sender.send(delivery)
+    except TransientDeliveryError as exc:
+        if delivery.attempts >= settings.NOTIFY_DELIVERY_MAX_ATTEMPTS:
+            return _finish(delivery, Status.FAILED, f"Gave up after {delivery.attempts} attempts: {exc.reason}")
+        delay = retry_delay(delivery.attempts, exc.retry_after)
+        delivery.last_error = exc.reason
+        delivery.next_attempt_at = now + timedelta(seconds=delay)
+        delivery.enqueued_at = now if delay <= COUNTDOWN_MAX_SECONDS else None
+        delivery.save(update_fields=["attempts", "last_error", "next_attempt_at", "enqueued_at", "updated_at"])
+        logger.info("Delivery %s (%s) will retry in %ss: %s", delivery.pk, delivery.channel, delay, exc.reason)
+        return Attempt("retry", retry_in=delay if delay <= COUNTDOWN_MAX_SECONDS else None)
+    except PermanentDeliveryError as exc:
+        if exc.bounced:
+            _target_gone(delivery, gone)
+        return _finish(delivery, Status.BOUNCED if exc.bounced else Status.FAILED, exc.reason)
+    except Exception as exc:  # a bug in a channel must not leave the row looking queued forever
+        logger.exception("Delivery %s (%s) crashed", delivery.pk, delivery.channel)
+        return _finish(delivery, Status.FAILED, f"Internal error: {type(exc).__name__}")
+    delivery.provider_message_id = result.provider_message_id[:128]
     if delivery.push_subscription is not None:
-        delivery.push_subscription.delete()
+        PushSubscription.objects.filter(pk=delivery.push_subscription.pk).update(last_success_at=now)
+    return _finish(delivery, Status.SENT, "")
+
+
+def _target_gone(delivery: Delivery, gone: list[Any]) -> None:
+    """A bounce: stop sending there. A push subscription is deleted (404/410: the browser unsubscribed; after the
+    commit, see ``delivery_attempt``); an email address or phone number loses its confirmation (the user confirms
+    it again, or gives another)."""
+    if delivery.push_subscription is not None:
+        gone.append(delivery.push_subscription.pk)
         delivery.push_subscription = None
     else:
         preferences.target_unconfirm(user=delivery.user, channel=delivery.channel, target=delivery.target)
 
 
-def _still_wanted(delivery: Delivery) -> str | None:
+def _still_wanted(delivery: Delivery, pref: NotificationPreference) -> str | None:
     """Why the delivery must not go out any more (the user unsubscribed or changed the target since), or None."""
-    pref = preferences.preference_for(delivery.user)
     if delivery.channel not in preferences.channels_for(pref, delivery.notification.kind):
         return "The user switched this channel off before it was sent."
     if delivery.channel == Channel.EMAIL and (delivery.target != pref.email or not pref.email_verified_at):

@@ -20,12 +20,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from cryptography.hazmat.primitives.asymmetric import ec
 from django.conf import settings
 from django.core import signing
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from engipay.api.errors import InvalidInput, NotFound, StateConflict
+from engipay.api.errors import ApplicationError, InvalidInput, NotFound, StateConflict
 
 from . import catalog
 from .models import Channel, NotificationPreference, PushSubscription
@@ -129,8 +130,8 @@ def _parse_quiet_hours(value: Any) -> tuple[time | None, time | None, str | None
             errors[field] = ["A local time HH:MM, e.g. 22:00."]
         else:
             parsed[field] = clock
-    zone_name = value.get("timezone", "UTC")
-    if not _zone_exists(zone_name):
+    zone_name = value.get("timezone")  # absent: the user's current time zone stays
+    if zone_name is not None and not _zone_exists(zone_name):
         errors["timezone"] = ["An IANA time zone name, e.g. Europe/Berlin."]
     if errors:
         raise InvalidInput("invalid_quiet_hours", "quiet_hours is not valid.", errors)
@@ -187,6 +188,34 @@ def _phone(value: Any) -> str:
             "invalid_phone", "phone must be in E.164 form, e.g. +14155550123.", {"phone": ["E.164, e.g. +14155550123."]}
         )
     return value.strip()
+
+
+class VerificationLimit(ApplicationError):
+    """Too many confirmation emails or codes: 429 (no inbox bombing, no SMS pumping)."""
+
+    status_code = 429
+    default_code = "verification_limit"
+
+
+def _verification_budget(kind: str, *, user_id: Any, target: str) -> None:
+    """Count one confirmation sent to ``target`` for ``user_id``; refuse past the daily budgets: per user (an
+    account cycling through numbers or addresses) and per target (many accounts aiming at one victim)."""
+    day = 24 * 3600
+    digest = hashlib.sha256(target.lower().encode()).hexdigest()[:32]
+    budgets = [
+        (f"notify-verify:{kind}:user:{user_id}", settings.NOTIFY_VERIFICATIONS_PER_USER_PER_DAY),
+        (f"notify-verify:{kind}:target:{digest}", settings.NOTIFY_VERIFICATIONS_PER_TARGET_PER_DAY),
+    ]
+    for key, _ in budgets:
+        cache.add(key, 0, timeout=day)
+    counts = [(cache.incr(key), budget) for key, budget in budgets]
+    if any(count > budget for count, budget in counts):
+        noun = "emails" if kind == "email" else "codes"
+        raise VerificationLimit(
+            "verification_limit",
+            f"Too many confirmation {noun} today; try again tomorrow.",
+            {"retry_after_seconds": day},
+        )
 
 
 @dataclass(frozen=True)
@@ -255,6 +284,7 @@ def _set_email(pref: NotificationPreference, email: str, pending: Pending) -> No
     if user.email and user.is_email_verified and user.email.lower() == email.lower():
         pref.email_verified_at = timezone.now()  # the account's own, already proven address
     else:
+        _verification_budget("email", user_id=user.pk, target=email)
         pref.email_verified_at = None
         pending.email = True
 
@@ -262,6 +292,7 @@ def _set_email(pref: NotificationPreference, email: str, pending: Pending) -> No
 def _set_phone(pref: NotificationPreference, phone: str, pending: Pending) -> None:
     if phone == pref.phone and pref.phone_verified_at:
         return
+    _verification_budget("phone", user_id=pref.user_id, target=phone)
     if phone != pref.phone:
         pref.phone_code_hash, pref.phone_code_expires_at, pref.phone_code_attempts = "", None, 0
     pref.phone, pref.phone_verified_at = phone, None
@@ -271,7 +302,14 @@ def _set_phone(pref: NotificationPreference, phone: str, pending: Pending) -> No
 def _add_push_subscription(user, keys: PushKeys, user_agent: str) -> PushSubscription:
     existing = PushSubscription.objects.filter(endpoint=keys.endpoint).first()
     if existing is not None and existing.user_id != user.pk:
-        existing.delete()  # the browser moved to another account: the old one must not get its pushes
+        same_browser = hmac.compare_digest(existing.p256dh, keys.p256dh) and hmac.compare_digest(
+            existing.auth, keys.auth
+        )
+        if not same_browser:  # someone who merely knows the endpoint URL must not take it over
+            raise StateConflict(
+                "push_subscription_in_use", "This push subscription belongs to another browser session."
+            )
+        existing.delete()  # the browser signed in to another account: the old one must not get its pushes
         existing = None
     if existing is None and PushSubscription.objects.filter(user=user).count() >= MAX_PUSH_SUBSCRIPTIONS:
         raise StateConflict(
@@ -288,10 +326,11 @@ def _add_push_subscription(user, keys: PushKeys, user_agent: str) -> PushSubscri
 def _after_commit(user, pending: Pending) -> None:
     from . import tasks  # the tasks module imports services, which import this module
 
+    # robust: the choice is committed; a broker outage loses the email / code (the user asks again), not the request.
     if pending.email:
-        transaction.on_commit(lambda: tasks.email_confirmation_send.delay(user_id=str(user.pk)))
+        transaction.on_commit(lambda: tasks.email_confirmation_send.delay(user_id=str(user.pk)), robust=True)
     if pending.phone:
-        transaction.on_commit(lambda: tasks.phone_code_send.delay(user_id=str(user.pk)))
+        transaction.on_commit(lambda: tasks.phone_code_send.delay(user_id=str(user.pk)), robust=True)
 
 
 @transaction.atomic

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import functools
 import logging
 import os
 import threading
@@ -43,7 +45,9 @@ def session_group(user_id: Any) -> str:
 
 _push_loop_lock = threading.Lock()
 _push_loop: tuple[int, asyncio.AbstractEventLoop] | None = None
-PUSH_TIMEOUT_SECONDS = 5
+# How long a caller waits for its push (keeps pushes in order when Redis is well); past it the push goes on
+# without the caller, so a hanging Redis delays no caller by more than this.
+PUSH_WAIT_SECONDS = 0.5
 
 
 def _loop_for_pushes() -> asyncio.AbstractEventLoop:
@@ -59,6 +63,11 @@ def _loop_for_pushes() -> asyncio.AbstractEventLoop:
         return _push_loop[1]
 
 
+def _push_done(future: concurrent.futures.Future, *, group: str, kind: Any) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        logger.error("Could not send %s to %s: %r", kind, group, future.exception())
+
+
 def _group_send(group: str, message: dict[str, Any]) -> None:
     layer = get_channel_layer()
     if layer is None:
@@ -68,7 +77,8 @@ def _group_send(group: str, message: dict[str, Any]) -> None:
             asyncio.get_running_loop()
         except RuntimeError:  # synchronous code (a view, a worker): the process's push loop
             future = asyncio.run_coroutine_threadsafe(layer.group_send(group, message), _loop_for_pushes())
-            future.result(timeout=PUSH_TIMEOUT_SECONDS)
+            future.add_done_callback(functools.partial(_push_done, group=group, kind=message.get("type")))
+            concurrent.futures.wait([future], timeout=PUSH_WAIT_SECONDS)
         else:  # called from a coroutine's thread (never blocks it): as before
             async_to_sync(layer.group_send)(group, message)
     except Exception:

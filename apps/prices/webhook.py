@@ -3,7 +3,7 @@
 A pushed price is checked like an ingested quote (``quote_rejection``: positive, in range, not older than the
 token's ``price_stale_after_seconds``) and more: a known active token, at most 18 decimals (the column's scale; no
 silent rounding), ``observed_at`` at most 60 s ahead of our clock, and no jump of more than
-WEBHOOK_PRICE_MAX_DEVIATION_PERCENT from the latest price we read ourselves (from any source if we have none).
+WEBHOOK_PRICE_MAX_DEVIATION_PERCENT from the latest price we read ourselves (refused with none from the last day).
 Accepted prices are stored as source ``webhook:<sender>`` (the same observation twice is stored once) and
 evaluated against the price alerts. Refused prices are listed, one line each, in the result. Registered from
 ``PricesConfig.ready()``."""
@@ -27,6 +27,7 @@ from apps.webhooks.registry import WebhookEvent, WebhookIgnored
 
 TOPIC = "prices"
 FUTURE_SKEW = timedelta(seconds=60)
+INDEPENDENT_PRICE_MAX_AGE = timedelta(hours=24)
 MAX_DECIMALS = 18
 
 
@@ -71,18 +72,23 @@ def _quote(point: dict[str, Any], token: Token | None, *, source: str, now: date
     rejection = quote_rejection(quote=quote, token=token, now=now)
     if rejection is not None:
         return None, rejection.removeprefix(f"{source}: ")
-    # The reference is the latest price from a source we read ourselves (Chainlink, CoinGecko), so that a sender
-    # cannot walk a price away in steps of its own pushes; only with no such price the latest of any source.
-    stored = AssetPrice.objects.filter(token=token).order_by("-observed_at", "-id")
-    latest = stored.exclude(source__startswith="webhook:").first() or stored.first()
+    # The reference is the latest price from a source we read ourselves (Chainlink, CoinGecko) in the last day, so
+    # that a sender can neither walk a price away in steps of its own pushes nor set one we cannot check.
+    latest = (
+        AssetPrice.objects.filter(token=token, observed_at__gte=now - INDEPENDENT_PRICE_MAX_AGE)
+        .exclude(source__startswith="webhook:")
+        .order_by("-observed_at", "-id")
+        .first()
+    )
+    if latest is None or latest.price_usd <= 0:
+        return None, "no price of our own from the last 24 hours to check it against"
     limit = Decimal(settings.WEBHOOK_PRICE_MAX_DEVIATION_PERCENT)
-    if latest is not None and latest.price_usd > 0:
-        moved = abs(price - latest.price_usd) / latest.price_usd * 100
-        if moved > limit:
-            return None, (
-                f"{moved:.2f}% away from the latest stored price {_usd(latest.price_usd)} ({latest.source}); "
-                f"at most {limit}% is accepted"
-            )
+    moved = abs(price - latest.price_usd) / latest.price_usd * 100
+    if moved > limit:
+        return None, (
+            f"{moved:.2f}% away from the latest stored price {_usd(latest.price_usd)} ({latest.source}); "
+            f"at most {limit}% is accepted"
+        )
     return quote, ""
 
 

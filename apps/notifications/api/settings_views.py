@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 
 from apps.notifications import preferences
 from apps.notifications.models import NotificationPreference, PushSubscription
-from engipay.api.errors import ApplicationError
+from engipay.api.errors import ApplicationError, InvalidInput
 from engipay.api.parsers import WriteThrottle
 from engipay.api.renderers import ExactJSONRenderer
 from engipay.api.validation import ErrorSerializer
@@ -111,6 +111,12 @@ def preferences_payload(user, pending: preferences.Pending | None = None) -> dic
     }
 
 
+def _object_body(request: Request) -> dict[str, Any]:
+    if not isinstance(request.data, dict):
+        raise InvalidInput("invalid_input", "The body is a JSON object.")
+    return dict(request.data)
+
+
 def _payload_out(user, pending=None) -> dict[str, Any]:
     return PreferencesOutput(preferences_payload(user, pending)).data
 
@@ -152,10 +158,8 @@ class SubscribeView(APIView):
         ],
     )
     def post(self, request: Request) -> Response:
-        data = request.data if isinstance(request.data, dict) else {}
+        data = _object_body(request)
         if "channels" not in data:
-            from engipay.api.errors import InvalidInput
-
             raise InvalidInput("invalid_channels", "channels is required.", {"channels": ["Required."]})
         _pref, pending = preferences.notifications_subscribe(
             user=request.user,
@@ -202,8 +206,8 @@ class PreferencesView(APIView):
         ],
     )
     def patch(self, request: Request) -> Response:
-        data = request.data if isinstance(request.data, dict) else {}
-        _pref, pending = preferences.preferences_update(user=request.user, data=dict(data))
+        data = _object_body(request)
+        _pref, pending = preferences.preferences_update(user=request.user, data=data)
         return Response(_payload_out(request.user, pending))
 
 
@@ -231,7 +235,7 @@ class PhoneVerifyView(APIView):
         responses={200: PreferencesOutput, 400: ErrorSerializer, 401: ErrorSerializer, 409: ErrorSerializer},
     )
     def post(self, request: Request) -> Response:
-        data = request.data if isinstance(request.data, dict) else {}
+        data = _object_body(request)
         preferences.phone_verify(user=request.user, code=data.get("code"))
         return Response(_payload_out(request.user))
 

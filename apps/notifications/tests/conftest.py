@@ -26,3 +26,13 @@ def ada(db):
     from apps.accounts.models import User
 
     return User.objects.create_user(email="ada@example.com", password="a-long-passphrase-1", is_email_verified=True)
+
+
+@pytest.fixture(autouse=True)
+def verification_budgets_reset():
+    """The daily confirmation budgets live in the shared cache (Redis) for 24 h: each test starts with none used."""
+    from django.core.cache import cache
+
+    client = cache._cache.get_client(write=True)
+    for key in client.scan_iter(match=cache.make_key("notify-verify:") + "*"):
+        client.delete(key)

@@ -161,6 +161,11 @@ def test_quiet_hours_hold_email_until_they_end_then_the_sweep_sends_it(ada, smtp
     assert deliveries.deliveries_sweep(now=later) == 1
     delivery.refresh_from_db()
     assert delivery.enqueued_at is not None
+    # Still inside the quiet hours by the real clock: the attempt defers again instead of sending.
+    assert deliveries.delivery_attempt(delivery_id=delivery.pk).outcome == "deferred"
+    assert smtp.messages == []
+    preferences.preferences_update(user=ada, data={"quiet_hours": None})  # the hours are over
+    Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
     assert deliveries.delivery_attempt(delivery_id=delivery.pk).outcome == "sent"
     assert len(smtp.messages) == 1
 
@@ -262,3 +267,30 @@ def test_an_unsubscribe_token_cannot_be_forged(ada, make_user, settings):
     assert not NotificationPreference.objects.filter(user=victim).exists()
     assert client.post(f"/api/notifications/unsubscribe?token={real}").status_code == 200
     assert NotificationPreference.objects.get(user=ada).types["kyc_*"] == ["in_app"]
+
+
+def test_quiet_hours_set_after_planning_or_reached_by_a_retry_still_hold_the_email(ada, smtp):
+    from zoneinfo import ZoneInfo
+
+    smtp.defer("ada@example.com", times=1)
+    delivery = _only_delivery(_notify_tx(ada))  # planned outside quiet hours
+    assert deliveries.delivery_attempt(delivery_id=delivery.pk).outcome == "retry"
+    zone = ZoneInfo("Asia/Tokyo")
+    now_local = timezone.now().astimezone(zone)
+    _quiet(
+        ada,
+        (now_local - timedelta(hours=1)).strftime("%H:%M"),
+        (now_local + timedelta(hours=1)).strftime("%H:%M"),
+        zone.key,
+    )
+    Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())  # the retry is due now
+
+    assert deliveries.delivery_attempt(delivery_id=delivery.pk).outcome == "deferred"
+    delivery.refresh_from_db()
+    assert delivery.status == "queued"
+    assert delivery.attempts == 1  # deferring is not an attempt
+    assert delivery.enqueued_at is None
+    assert delivery.next_attempt_at > timezone.now() + timedelta(minutes=50)
+    assert smtp.messages == []
+    assert deliveries.deliveries_sweep() == 0
+    assert deliveries.deliveries_sweep(now=delivery.next_attempt_at + timedelta(seconds=1)) == 1

@@ -240,3 +240,56 @@ def test_unread_count_mark_read_and_delete(alice, bob, api_client_for):
     assert [n["id"] for n in client.get("/api/notifications").json()["notifications"]] == [str(first.id)]
     assert_error_shape(client.get(f"/api/notifications/{second.id}"), 404)
     assert_error_shape(client.delete(f"/api/notifications/{second.id}"), 404)
+
+
+def test_confirmation_emails_and_codes_have_a_daily_budget(ada_client, alice, api_client_for, settings):
+    settings.NOTIFY_VERIFICATIONS_PER_USER_PER_DAY = 2
+    settings.NOTIFY_VERIFICATIONS_PER_TARGET_PER_DAY = 2
+    for number in ("+14155550101", "+14155550102"):
+        assert ada_client.patch("/api/notifications/preferences", {"phone": number}, format="json").status_code == 200
+    # A third new number today: refused, and the stored number is unchanged.
+    refused = ada_client.patch("/api/notifications/preferences", {"phone": "+14155550103"}, format="json")
+    assert_error_shape(refused, 429, "verification_limit")
+    assert NotificationPreference.objects.get(user__email="ada@example.com").phone == "+14155550102"
+    # Email has its own budget; and one address cannot be bombed from many accounts.
+    victim = "victim@example.org"
+    assert ada_client.patch("/api/notifications/preferences", {"email": victim}, format="json").status_code == 200
+    client = api_client_for(alice)
+    assert client.patch("/api/notifications/preferences", {"email": victim}, format="json").status_code == 200
+    assert_error_shape(
+        client.patch("/api/notifications/preferences", {"email": victim.upper()}, format="json"),
+        429,
+        "verification_limit",
+    )
+
+
+def test_a_push_endpoint_cannot_be_taken_over_by_someone_who_only_knows_its_url(ada, alice, api_client_for, push_hosts):
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(ada)
+    client.post(
+        "/api/notifications/subscribe", {"channels": ["web_push"], "push_subscription": _subscription()}, format="json"
+    )
+    other_keys = {**_subscription(), "keys": {"p256dh": P256DH, "auth": "AAAAAAAAAAAAAAAAAAAAAA"}}
+    response = api_client_for(alice).post(
+        "/api/notifications/subscribe", {"channels": ["web_push"], "push_subscription": other_keys}, format="json"
+    )
+    assert_error_shape(response, 409, "push_subscription_in_use")
+    assert list(PushSubscription.objects.values_list("user_id", flat=True)) == [ada.pk]
+
+
+def test_patch_needs_a_json_object(ada_client):
+    assert_error_shape(ada_client.patch("/api/notifications/preferences", [], format="json"), 400, "invalid_input")
+
+
+def test_quiet_hours_without_a_time_zone_keep_the_users_zone(ada_client):
+    ada_client.patch(
+        "/api/notifications/preferences",
+        {"quiet_hours": {"start": "22:00", "end": "07:00", "timezone": "Europe/Berlin"}},
+        format="json",
+    )
+    body = ada_client.patch(
+        "/api/notifications/preferences", {"quiet_hours": {"start": "23:00", "end": "06:00"}}, format="json"
+    ).json()
+    assert body["quiet_hours"] == {"start": "23:00", "end": "06:00", "timezone": "Europe/Berlin"}
