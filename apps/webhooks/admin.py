@@ -39,6 +39,7 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
         "retriable",
         "attempts",
         "processed_at",
+        "next_attempt_at",
         "result_text",
         "duplicate_of",
         "remote_addr",

@@ -47,15 +47,21 @@ class WebhookDelivery(models.Model):
     received_at = models.DateTimeField(default=timezone.now, db_index=True)
     enqueued_at = models.DateTimeField(null=True, blank=True, help_text="When a processing task was last sent.")
     processed_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Failed on a transient error: when it is tried again (the sweep sends it if that retry was lost).",
+    )
 
     class Meta:
         ordering = ["-received_at"]
         verbose_name = "webhook delivery"
         verbose_name_plural = "webhook deliveries"
         constraints = [
-            # The replay guard: one accepted delivery per event id and sender (refusals and duplicates repeat freely).
+            # The replay guard: one accepted delivery per sender, topic and event id (a sender may number its events
+            # per topic); refusals and duplicates repeat freely.
             models.UniqueConstraint(
-                fields=["source", "event_id"],
+                fields=["source", "topic", "event_id"],
                 condition=models.Q(verdict="accepted"),
                 name="webhooks_one_accepted_delivery_per_event",
             ),

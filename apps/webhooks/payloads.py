@@ -110,7 +110,7 @@ class AwareDateTimeField(serializers.Field):
         return str(value)
 
 
-def _event_id(help_text: str = "The sender's event id: the replay guard (unique per sender).") -> StrictCharField:
+def _event_id(help_text: str = "The sender's event id: the replay guard (per sender and topic).") -> StrictCharField:
     return StrictCharField(max_length=128, help_text=help_text)
 
 

@@ -1,10 +1,13 @@
 """Inbound webhooks: verify, store once, hand off to the app that owns the topic (DESIGN.md section 8, ``webhooks``).
 
 Receiving (the web request) checks, in this order: body size → who signed → timestamp present → signature over the
-raw bytes → timestamp fresh → topic allowed for the sender → JSON → payload shape → replay (event id). Every request
-is stored, refused ones included (their body cut to REFUSED_BODY_MAX unless the signature was good). An accepted
-delivery is queued after commit to ``webhooks.delivery_process``, which runs the registered handler under the
-delivery's row lock; a webhook is only a hint, so handlers re-read the truth (the chain) before changing anything.
+raw bytes → timestamp fresh → topic allowed for the sender → JSON → payload shape → replay (event id, per sender and
+topic). Every request that reaches the view is stored, refused ones included (their body cut to REFUSED_BODY_MAX
+unless the signature was good); a body over WEBHOOK_MAX_BYTES is refused before Django when served over ASGI
+(engipay/body_limit.py), and by the view otherwise. An accepted delivery is queued after commit to
+``webhooks.delivery_process``, which runs the registered handler under the delivery's row lock; a webhook is only a
+hint, so handlers re-read the truth (the chain) before changing anything. A transient failure is retried by the task
+with backoff, and by the sweep if that retry was lost.
 """
 
 from __future__ import annotations
@@ -18,8 +21,10 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
+from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -38,6 +43,23 @@ PRIVATE_HEADERS = {"cookie", "authorization", "proxy-authorization"}
 RESULT_MAX = 20_000
 PURGE_BATCH = 5000
 MAX_RECORDED_SIZE = 2**63 - 1
+# A transient failure is tried again after a random wait of up to RETRY_FACTOR * 2^(attempts - 1) seconds, capped.
+RETRY_FACTOR = 5
+RETRY_MAX_SECONDS = 300
+# Errors a handler may meet that say nothing about the event: a chain or provider down, the task's soft time limit,
+# the database gone or locked (OperationalError: connection lost, lock or statement timeout, deadlock).
+TRANSIENT_ERRORS = (UpstreamUnavailable, SoftTimeLimitExceeded, OperationalError)
+
+
+class DeliveryRetryLater(Exception):
+    """Raised by :func:`webhook_delivery_process` once a transient failure is recorded (failed, retriable, with
+    ``next_attempt_at``): the task sends itself again ``countdown`` seconds later. The handler's error is the
+    ``__cause__``."""
+
+    def __init__(self, reason: str, *, countdown: int) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.countdown = countdown
 
 
 @dataclass(frozen=True)
@@ -125,7 +147,11 @@ def _verify_alchemy(progress: _Progress, inbound: Inbound, body: bytes) -> dict[
     data = _json(body)
     progress.delivery.event_id = payloads.claimed_event_id(data)
     created_at = payloads.parse_iso_datetime(data.get("createdAt") if isinstance(data, dict) else None)
-    signing.freshness_check(signed_at=signing.alchemy_signed_at(created_at), now=timezone.now().timestamp())
+    signing.freshness_check(
+        signed_at=signing.alchemy_signed_at(created_at),
+        now=timezone.now().timestamp(),
+        max_age=signing.alchemy_max_age(),  # its retries keep createdAt: the event id is the replay guard
+    )
     return payloads.alchemy_payload(data, networks=settings.ALCHEMY_NETWORKS)
 
 
@@ -189,7 +215,7 @@ def _accept(delivery: WebhookDelivery, body: bytes, payload: dict[str, Any]) -> 
 
 def _accepted(delivery: WebhookDelivery) -> WebhookDelivery | None:
     return WebhookDelivery.objects.filter(
-        source=delivery.source, event_id=delivery.event_id, verdict=WebhookDelivery.ACCEPTED
+        source=delivery.source, topic=delivery.topic, event_id=delivery.event_id, verdict=WebhookDelivery.ACCEPTED
     ).first()
 
 
@@ -252,8 +278,8 @@ def _enqueue(delivery_id: str) -> None:
 
 def webhook_delivery_process(*, delivery_id: str) -> WebhookDelivery | None:
     """Run the topic's handler for one accepted delivery that is queued (or failed on a transient error); any other
-    delivery is left alone, so a repeated task changes nothing. Raises ``UpstreamUnavailable`` after recording it,
-    for the task to retry."""
+    delivery is left alone, so a repeated task changes nothing. Raises :class:`DeliveryRetryLater` after recording a
+    transient failure, for the task to retry."""
     with transaction.atomic():
         delivery = WebhookDelivery.objects.select_for_update().filter(pk=delivery_id).first()
         if delivery is None or not delivery.accepted:
@@ -266,7 +292,7 @@ def webhook_delivery_process(*, delivery_id: str) -> WebhookDelivery | None:
     return delivery
 
 
-def _run_handler(delivery: WebhookDelivery) -> UpstreamUnavailable | None:
+def _run_handler(delivery: WebhookDelivery) -> DeliveryRetryLater | None:
     """Caller holds the delivery's row lock."""
     payload = delivery.payload or {}
     if payload.get("ignored"):
@@ -290,9 +316,19 @@ def _run_handler(delivery: WebhookDelivery) -> UpstreamUnavailable | None:
             result = handler(event)
     except WebhookIgnored as exc:
         _finish(delivery, Status.IGNORED, str(exc))
-    except UpstreamUnavailable as exc:
-        _finish(delivery, Status.FAILED, f"Attempt {delivery.attempts} failed, will retry: {exc.message}", retry=True)
-        return exc
+    except TRANSIENT_ERRORS as exc:
+        reason = _transient_reason(exc)
+        if not isinstance(exc, UpstreamUnavailable):
+            logger.warning("Webhook delivery %s (%s): transient %s", delivery.pk, delivery.topic, reason, exc_info=True)
+        countdown = get_exponential_backoff_interval(
+            factor=RETRY_FACTOR, retries=max(delivery.attempts - 1, 0), maximum=RETRY_MAX_SECONDS, full_jitter=True
+        )
+        _finish(
+            delivery, Status.FAILED, f"Attempt {delivery.attempts} failed, will retry: {reason}", retry_in=countdown
+        )
+        retry = DeliveryRetryLater(reason, countdown=countdown)
+        retry.__cause__ = exc
+        return retry
     except ApplicationError as exc:
         _finish(delivery, Status.FAILED, f"{exc.code}: {exc.message}")
     except Exception as exc:  # a bug in a handler must not leave the delivery looking queued forever
@@ -303,10 +339,20 @@ def _run_handler(delivery: WebhookDelivery) -> UpstreamUnavailable | None:
     return None
 
 
-def _finish(delivery: WebhookDelivery, status: str, result: str, *, retry: bool = False) -> None:
-    delivery.status, delivery.result, delivery.retriable = status, result[:RESULT_MAX], retry
+def _transient_reason(exc: Exception) -> str:
+    if isinstance(exc, UpstreamUnavailable):
+        return exc.message
+    if isinstance(exc, SoftTimeLimitExceeded):
+        return "the handler ran past the task's soft time limit"
+    return f"database unavailable ({type(exc).__name__})"  # its text may name hosts: kept to the worker's log
+
+
+def _finish(delivery: WebhookDelivery, status: str, result: str, *, retry_in: int | None = None) -> None:
+    """``retry_in``: failed on a transient error, to be tried again this many seconds from now."""
+    delivery.status, delivery.result, delivery.retriable = status, result[:RESULT_MAX], retry_in is not None
     delivery.processed_at = timezone.now()
-    delivery.save(update_fields=["status", "result", "retriable", "attempts", "processed_at"])
+    delivery.next_attempt_at = None if retry_in is None else delivery.processed_at + timedelta(seconds=retry_in)
+    delivery.save(update_fields=["status", "result", "retriable", "attempts", "processed_at", "next_attempt_at"])
     logger.info("Webhook delivery %s (%s): %s", delivery.pk, delivery.topic, status)
 
 
@@ -328,7 +374,7 @@ def webhook_deliveries_requeue(*, delivery_ids: Iterable[Any]) -> int:
         ids = [
             str(pk) for pk in rows.filter(verdict=WebhookDelivery.ACCEPTED).order_by("pk").values_list("pk", flat=True)
         ]
-        WebhookDelivery.objects.filter(pk__in=ids).update(status=Status.QUEUED, retriable=False)
+        WebhookDelivery.objects.filter(pk__in=ids).update(status=Status.QUEUED, retriable=False, next_attempt_at=None)
         for delivery_id in ids:
             transaction.on_commit(partial(_enqueue, delivery_id))
     return len(ids)
@@ -336,11 +382,17 @@ def webhook_deliveries_requeue(*, delivery_ids: Iterable[Any]) -> int:
 
 def webhook_deliveries_sweep(*, now: datetime | None = None, limit: int = 500) -> int:
     """Queue again accepted deliveries still queued WEBHOOK_SWEEP_GRACE_SECONDS after their task was sent (the
-    broker was down then, or the task was lost). A task that was only slow finds the row done and does nothing."""
+    broker was down then, or the task was lost), and deliveries that failed on a transient error and are still
+    retriable WEBHOOK_SWEEP_GRACE_SECONDS after their retry was due (the retry could not be sent, or the worker died
+    first). Neither is sent again within the grace period of the last send. A task that was only slow finds the row
+    done and does nothing."""
     now = now or timezone.now()
     grace = now - timedelta(seconds=settings.WEBHOOK_SWEEP_GRACE_SECONDS)
-    due = WebhookDelivery.objects.filter(status=Status.QUEUED, verdict=WebhookDelivery.ACCEPTED)
-    due = due.filter(Q(enqueued_at__isnull=True, received_at__lt=grace) | Q(enqueued_at__lt=grace))
+    queued = Q(status=Status.QUEUED) & Q(Q(enqueued_at__isnull=True, received_at__lt=grace) | Q(enqueued_at__lt=grace))
+    retry_lost = Q(status=Status.FAILED, retriable=True, next_attempt_at__lt=grace) & Q(
+        Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=grace)
+    )
+    due = WebhookDelivery.objects.filter(queued | retry_lost, verdict=WebhookDelivery.ACCEPTED)
     ids = [str(pk) for pk in due.order_by("received_at").values_list("pk", flat=True)[:limit]]
     for delivery_id in ids:
         _enqueue(delivery_id)
@@ -348,8 +400,11 @@ def webhook_deliveries_sweep(*, now: datetime | None = None, limit: int = 500) -
 
 
 def webhook_deliveries_purge(*, now: datetime | None = None) -> int:
-    """Delete deliveries received more than WEBHOOK_RETENTION_DAYS ago (in batches); returns how many."""
-    cutoff = (now or timezone.now()) - timedelta(days=settings.WEBHOOK_RETENTION_DAYS)
+    """Delete deliveries received more than WEBHOOK_RETENTION_DAYS ago (in batches); returns how many. The cut-off
+    is WEBHOOK_TOLERANCE_SECONDS later still: an event may be signed that far ahead of its arrival, and its id must
+    outlive every replay its signed time lets in (Alchemy's createdAt: up to the retention old)."""
+    retention = timedelta(days=settings.WEBHOOK_RETENTION_DAYS, seconds=settings.WEBHOOK_TOLERANCE_SECONDS)
+    cutoff = (now or timezone.now()) - retention
     deleted = 0
     while True:
         ids = list(WebhookDelivery.objects.filter(received_at__lt=cutoff).values_list("pk", flat=True)[:PURGE_BATCH])

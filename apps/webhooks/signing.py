@@ -6,7 +6,8 @@ seconds>``, ``X-EngiPay-Signature: v1=<hex>[, v1=<hex>...]`` where hex = HMAC-SH
 body). A sender rotating its secret signs with both and sends both values; a source may also list several secrets.
 
 Alchemy: ``X-Alchemy-Signature: <hex>`` = HMAC-SHA256(signing key, raw body), any key of
-ALCHEMY_WEBHOOK_SIGNING_KEYS. No timestamp header: the signed body's ``createdAt`` is checked instead.
+ALCHEMY_WEBHOOK_SIGNING_KEYS. No timestamp header: the signed body's ``createdAt`` is checked instead, which
+Alchemy's retries keep, so it may be as old as the retention (the event id guards against replays meanwhile).
 """
 
 from __future__ import annotations
@@ -161,13 +162,22 @@ def engipay_signature_verify(*, source: Source, headers: Mapping[str, str], time
         raise WebhookUnauthorized("invalid_signature", "The signature does not match the body and timestamp.")
 
 
-def freshness_check(*, signed_at: float, now: float) -> None:
-    tolerance = settings.WEBHOOK_TOLERANCE_SECONDS
-    if abs(now - signed_at) > tolerance:
+def freshness_check(*, signed_at: float, now: float, max_age: int | None = None) -> None:
+    """Refuse a signed time more than WEBHOOK_TOLERANCE_SECONDS ahead of our clock, or older than ``max_age``
+    (default: that tolerance too)."""
+    ahead = settings.WEBHOOK_TOLERANCE_SECONDS
+    max_age = ahead if max_age is None else max_age
+    if now - signed_at > max_age:
         raise WebhookUnauthorized(
             "stale_timestamp",
-            f"The signed timestamp is more than {tolerance} s away from our clock.",
-            {"tolerance_seconds": tolerance},
+            f"The signed timestamp is more than {max_age} s older than our clock.",
+            {"tolerance_seconds": max_age},
+        )
+    if signed_at - now > ahead:
+        raise WebhookUnauthorized(
+            "stale_timestamp",
+            f"The signed timestamp is more than {ahead} s ahead of our clock.",
+            {"tolerance_seconds": ahead},
         )
 
 
@@ -187,6 +197,29 @@ def alchemy_signature_verify(*, headers: Mapping[str, str], body: bytes) -> None
         raise InvalidInput("missing_signature", f"{ALCHEMY_SIGNATURE_HEADER} is empty.")
     if not _matches([_hmac_hex(key, body) for key in keys], [signature.encode()]):
         raise WebhookUnauthorized("invalid_signature", "The signature does not match the body.")
+
+
+def retention_seconds() -> int:
+    return settings.WEBHOOK_RETENTION_DAYS * 86400
+
+
+def alchemy_max_age() -> int:
+    """How old an Alchemy ``createdAt`` may be: ALCHEMY_WEBHOOK_TOLERANCE_SECONDS, cut to the retention. Alchemy's
+    retries keep the original ``createdAt`` (an outage here must not lose them), and its replay guard is the event
+    id, which is kept for the retention: anything older than that is refused by time, anything younger by id."""
+    return max(1, min(settings.ALCHEMY_WEBHOOK_TOLERANCE_SECONDS, retention_seconds()))
+
+
+def tolerance_problems() -> list[str]:
+    """Settings that are cut at run time (for the system check's warnings)."""
+    tolerance, retention = settings.ALCHEMY_WEBHOOK_TOLERANCE_SECONDS, retention_seconds()
+    if tolerance > retention:
+        return [
+            f"ALCHEMY_WEBHOOK_TOLERANCE_SECONDS ({tolerance}) exceeds the retention (WEBHOOK_RETENTION_DAYS = "
+            f"{settings.WEBHOOK_RETENTION_DAYS} days, {retention} s): replays older than the stored event ids could "
+            f"not be told apart, so {retention} s is used."
+        ]
+    return []
 
 
 def alchemy_signed_at(created_at: datetime | None) -> float:

@@ -50,6 +50,9 @@ TWILIO_AUTH_TOKEN = env_optional("TWILIO_AUTH_TOKEN") or ""
 TWILIO_FROM = env_optional("TWILIO_FROM") or ""
 TWILIO_MESSAGING_SERVICE_SID = env_optional("TWILIO_MESSAGING_SERVICE_SID") or ""
 SMS_TIMEOUT_SECONDS = env_int("SMS_TIMEOUT_SECONDS", 10, minimum=1)
+# Confirmation emails / phone codes per day: per user, and per address or number whoever asks.
+NOTIFY_VERIFICATIONS_PER_USER_PER_DAY = env_int("NOTIFY_VERIFICATIONS_PER_USER_PER_DAY", 5, minimum=1)
+NOTIFY_VERIFICATIONS_PER_TARGET_PER_DAY = env_int("NOTIFY_VERIFICATIONS_PER_TARGET_PER_DAY", 3, minimum=1)
 # Phone confirmation codes: lifetime and wrong guesses allowed per code.
 PHONE_CODE_TTL_SECONDS = env_int("PHONE_CODE_TTL_SECONDS", 600, minimum=60)
 PHONE_CODE_MAX_ATTEMPTS = env_int("PHONE_CODE_MAX_ATTEMPTS", 5, minimum=1)
@@ -72,13 +75,23 @@ if env_bool("WEBHOOK_DEV_SOURCE", False) and not WEBHOOK_SOURCES:
 # Alchemy Notify (address activity): the webhook's signing key(s), and its network names -> our chain keys.
 ALCHEMY_WEBHOOK_SIGNING_KEYS = env_list("ALCHEMY_WEBHOOK_SIGNING_KEYS", [])
 ALCHEMY_NETWORKS = env_json("ALCHEMY_NETWORKS", {"ETH_MAINNET": "ethereum", "ETH_SEPOLIA": "sepolia"})
-# A delivery whose timestamp is further than this from now (either way) is refused.
+# A delivery whose timestamp is further than this from now (either way) is refused; for Alchemy, whose createdAt
+# is kept by its retries, only a createdAt this far ahead of our clock.
 WEBHOOK_TOLERANCE_SECONDS = env_int("WEBHOOK_TOLERANCE_SECONDS", 300, minimum=1)
+# Larger bodies are refused before Django reads them (engipay/body_limit.py), and again by the view.
 WEBHOOK_MAX_BYTES = env_int("WEBHOOK_MAX_BYTES", 256 * 1024, minimum=1024)
 # Stored deliveries older than this are deleted (must exceed the tolerance: replays are refused by time after).
 WEBHOOK_RETENTION_DAYS = env_int("WEBHOOK_RETENTION_DAYS", 30, minimum=1)
-# An accepted delivery still queued this long after its task was sent is queued again (the broker lost it).
+# Alchemy signs no timestamp and its retries (after an outage here) keep the original createdAt: its deliveries
+# may be this old. Their replay guard is the event id, kept WEBHOOK_RETENTION_DAYS, so this is at most that long
+# (a larger value is reported by the system check and cut to it).
+ALCHEMY_WEBHOOK_TOLERANCE_SECONDS = env_int(
+    "ALCHEMY_WEBHOOK_TOLERANCE_SECONDS", WEBHOOK_RETENTION_DAYS * 86400, minimum=1
+)
+# An accepted delivery still queued this long after its task was sent is queued again (the broker lost it), and so
+# is a delivery that failed on a transient error this long after its retry was due.
 WEBHOOK_SWEEP_GRACE_SECONDS = env_int("WEBHOOK_SWEEP_GRACE_SECONDS", 300, minimum=30)
 WEBHOOK_SWEEP_EVERY_SECONDS = env_int("WEBHOOK_SWEEP_EVERY_SECONDS", 120, minimum=10)
-# A pushed price is refused when it moves more than this percent from the last stored price of the token.
-WEBHOOK_PRICE_MAX_DEVIATION_PERCENT = env_int("WEBHOOK_PRICE_MAX_DEVIATION_PERCENT", 50, minimum=1)
+# A pushed price is refused when it moves more than this percent from the latest price we read ourselves
+# (Chainlink, CoinGecko) in the last 24 hours, or when there is none.
+WEBHOOK_PRICE_MAX_DEVIATION_PERCENT = env_int("WEBHOOK_PRICE_MAX_DEVIATION_PERCENT", 10, minimum=1)

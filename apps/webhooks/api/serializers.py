@@ -7,7 +7,9 @@ from apps.webhooks.models import WebhookDelivery
 
 class WebhookReceiptOutput(serializers.Serializer):
     received = serializers.BooleanField(help_text="Always true: the delivery is stored.")
-    duplicate = serializers.BooleanField(help_text="This event id was accepted from this sender before.")
+    duplicate = serializers.BooleanField(
+        help_text="This event id was accepted from this sender on this endpoint before."
+    )
     delivery_id = serializers.UUIDField(help_text="The accepted delivery (for a duplicate: the first one).")
     status = serializers.ChoiceField(
         choices=WebhookDelivery.Status.choices,

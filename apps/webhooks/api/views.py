@@ -64,15 +64,17 @@ _SIGNING = (
     '`WEBHOOK_SOURCES`, whose `topics` must include "{topic}"), `X-EngiPay-Timestamp: <unix seconds>`, '
     "`X-EngiPay-Signature: v1=<hex>` where hex = HMAC-SHA256(secret, `<timestamp>.` + raw body); several `v1=` "
     "values (comma or space separated) are accepted while a secret is rotated. "
-    "**Checks, in order:** body size (over `WEBHOOK_MAX_BYTES` → 413 `payload_too_large`, not read), no sender "
+    "**Checks, in order:** body size (over `WEBHOOK_MAX_BYTES` → 413 `payload_too_large`, refused before it is read "
+    "and not logged), no sender "
     "configured for this endpoint → 503 `webhook_not_configured`, unknown sender → 401 `unknown_source`, "
     "no timestamp → 400 `missing_timestamp` (`invalid_timestamp` if not unix seconds), no signature → 400 "
     "`missing_signature`, wrong signature → 401 `invalid_signature`, timestamp more than "
     "`WEBHOOK_TOLERANCE_SECONDS` from our clock → 401 `stale_timestamp`, sender not allowed this topic → 403 "
     "`topic_not_allowed`, body not JSON → 400 `malformed_json`, wrong shape → 400 `invalid_payload` (field errors "
     "in `details`). **Replay:** the body's `id` is the event id; an event id already accepted from the same "
-    'sender answers 200 with `"duplicate": true` and the first delivery\'s id and status, and has no second '
-    "effect. Every request (accepted, duplicate or refused) is kept in the delivery log; requests are throttled "
+    'sender on the same endpoint answers 200 with `"duplicate": true` and the first delivery\'s id and status, and '
+    "has no second effect (the same id on another endpoint is another event). Every other request (accepted, "
+    "duplicate or refused) is kept in the delivery log; requests are throttled "
     "per client IP (429 `throttled`, not stored). An accepted delivery is processed by the worker after the "
     "response."
 )
@@ -137,7 +139,9 @@ class BlockchainWebhookView(_WebhookView):
         description=_SIGNING.format(topic="blockchain")
         + " **Alchemy** Address Activity webhooks are accepted here as they are: `X-Alchemy-Signature` = hex "
         "HMAC-SHA256 of the raw body with a key of `ALCHEMY_WEBHOOK_SIGNING_KEYS` (source `alchemy`); Alchemy sends "
-        "no timestamp header, so the signed body's `createdAt` must be within the tolerance; `event.network` is "
+        "no timestamp header and its retries keep the signed body's `createdAt`, which may be up to "
+        "`ALCHEMY_WEBHOOK_TOLERANCE_SECONDS` old (at most `WEBHOOK_RETENTION_DAYS`, for which the event id `id` is "
+        "kept as the replay guard) and no more than `WEBHOOK_TOLERANCE_SECONDS` ahead of our clock; `event.network` is "
         "mapped to our chain by `ALCHEMY_NETWORKS`; every `event.activity[].hash` (a `log.removed: true` entry "
         "too) is a transaction to look at; an envelope with `event.error` (or of another type than "
         "ADDRESS_ACTIVITY) is stored and ignored. **A webhook is a hint, never the truth:** each transaction we "

@@ -45,7 +45,8 @@ def encode(body: Any) -> bytes:
 @pytest.fixture
 def senders(settings) -> dict[str, Any]:
     """``oracle`` may post every topic, ``watcher`` only blockchain; Alchemy has one signing key and its Sepolia
-    network is our ``local`` chain (the session's anvil)."""
+    network is our ``local`` chain (the session's anvil). Timestamps: 300 s either way (Alchemy's createdAt: 300 s
+    ahead, up to the 30-day retention old)."""
     settings.WEBHOOK_SOURCES = {
         "oracle": {"secret": ORACLE_SECRET, "topics": ["blockchain", "prices", "defi"]},
         "watcher": {"secret": WATCHER_SECRET, "topics": ["blockchain"]},
@@ -53,6 +54,8 @@ def senders(settings) -> dict[str, Any]:
     settings.ALCHEMY_WEBHOOK_SIGNING_KEYS = [ALCHEMY_KEY]
     settings.ALCHEMY_NETWORKS = {"ETH_MAINNET": "ethereum", "ETH_SEPOLIA": "local"}
     settings.WEBHOOK_TOLERANCE_SECONDS = 300
+    settings.WEBHOOK_RETENTION_DAYS = 30
+    settings.ALCHEMY_WEBHOOK_TOLERANCE_SECONDS = 30 * 86400
     return settings.WEBHOOK_SOURCES
 
 

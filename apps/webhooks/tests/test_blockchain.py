@@ -6,10 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.core import checks
 from eth_account import Account
 
 from apps.webhooks.models import WebhookDelivery
-from apps.webhooks.services import webhook_delivery_process
+from apps.webhooks.services import DeliveryRetryLater, webhook_delivery_process
 from apps.webhooks.tasks import delivery_process
 from engipay.api.errors import ChainUnavailable
 from tests.helpers import assert_error_shape
@@ -127,17 +128,20 @@ def test_a_node_outage_fails_the_delivery_for_a_retry_that_succeeds_once_it_is_b
     response = post_signed(BLOCKCHAIN, claim(sent["tx_hash"]))
     delivery_id = response.json()["delivery_id"]
     rpc_recorder.down = True
-    with pytest.raises(ChainUnavailable):
+    with pytest.raises(DeliveryRetryLater) as retry:
         webhook_delivery_process(delivery_id=delivery_id)
+    assert isinstance(retry.value.__cause__, ChainUnavailable)
     delivery = WebhookDelivery.objects.get(pk=delivery_id)
     assert (delivery.status, delivery.retriable, delivery.attempts) == ("failed", True, 1)
     assert "will retry" in delivery.result
+    assert delivery.processed_at <= delivery.next_attempt_at <= delivery.processed_at + timedelta(seconds=5)
     assert transaction(sent["transaction_id"]).status == "pending"
 
     rpc_recorder.down = False
     assert delivery_process(delivery_id) == "processed"
     delivery.refresh_from_db()
     assert (delivery.status, delivery.retriable, delivery.attempts) == ("processed", False, 2)
+    assert delivery.next_attempt_at is None
     assert transaction(sent["transaction_id"]).status == "confirmed"
 
 
@@ -178,12 +182,17 @@ def test_an_alchemy_address_activity_delivery_is_verified_and_re_reads_the_trans
     assert again.json() == {**response.json(), "duplicate": True, "status": "processed"}
 
 
+def created(offset: timedelta) -> datetime:
+    """A createdAt ``offset`` from now, computed when the test runs (never when the parameters are collected)."""
+    return datetime.now(tz=UTC) + offset
+
+
 @pytest.mark.parametrize(
     ("change", "status", "code"),
     [
         ({"key": "not-the-signing-key"}, 401, "invalid_signature"),
-        ({"created_at": datetime.now(tz=UTC) - timedelta(minutes=6)}, 401, "stale_timestamp"),
-        ({"created_at": datetime.now(tz=UTC) + timedelta(minutes=6)}, 401, "stale_timestamp"),
+        ({"created_at": -timedelta(days=30, hours=1)}, 401, "stale_timestamp"),  # older than the retention
+        ({"created_at": timedelta(minutes=6)}, 401, "stale_timestamp"),  # ahead of our clock
         ({"createdAt": None}, 400, "missing_timestamp"),
         ({"createdAt": "2024-01-01 00:00:00"}, 400, "missing_timestamp"),
         ({"id": None}, 400, "invalid_payload"),
@@ -191,7 +200,10 @@ def test_an_alchemy_address_activity_delivery_is_verified_and_re_reads_the_trans
     ],
 )
 def test_alchemy_deliveries_that_are_not_signed_fresh_and_well_formed_are_refused(change, status, code):
-    envelope = alchemy_envelope([change.get("hash", "0x" + "ab" * 32)], created_at=change.get("created_at"))
+    offset = change.get("created_at")
+    envelope = alchemy_envelope(
+        [change.get("hash", "0x" + "ab" * 32)], created_at=None if offset is None else created(offset)
+    )
     for field in ("createdAt", "id"):
         if field in change:
             if change[field] is None:
@@ -202,6 +214,71 @@ def test_alchemy_deliveries_that_are_not_signed_fresh_and_well_formed_are_refuse
     assert_error_shape(response, status, code)
     delivery = WebhookDelivery.objects.get()
     assert (delivery.source, delivery.verdict) == ("alchemy", code)
+
+
+@pytest.mark.parametrize("age", [timedelta(minutes=6), timedelta(days=2), timedelta(days=30) - timedelta(minutes=5)])
+def test_alchemy_retries_after_an_outage_keep_their_created_at_and_are_accepted_once(age):
+    """Alchemy's retries (we were down, or answered 5xx) carry the original createdAt: within the retention they are
+    accepted once, and every later copy is a duplicate (the event id is the replay guard)."""
+    envelope = alchemy_envelope(["0x" + "ab" * 32], created_at=created(-age))
+    first = post_alchemy(envelope)
+    assert first.status_code == 200, first.content
+    assert first.json()["duplicate"] is False
+    again = post_alchemy(envelope)
+    assert again.json() == {**first.json(), "duplicate": True}
+    assert list(WebhookDelivery.objects.order_by("received_at").values_list("verdict", flat=True)) == [
+        "accepted",
+        "duplicate",
+    ]
+
+
+def test_the_alchemy_tolerance_can_be_shorter_than_the_retention(settings):
+    settings.ALCHEMY_WEBHOOK_TOLERANCE_SECONDS = 3600
+    recent = post_alchemy(alchemy_envelope(["0x" + "ab" * 32], created_at=created(-timedelta(minutes=50))))
+    assert recent.json()["status"] == "queued"
+    error = assert_error_shape(
+        post_alchemy(alchemy_envelope(["0x" + "ab" * 32], created_at=created(-timedelta(minutes=70)))),
+        401,
+        "stale_timestamp",
+    )
+    assert error["details"] == {"tolerance_seconds": 3600}
+
+
+def test_an_alchemy_tolerance_longer_than_the_retention_is_reported_and_cut_to_it(settings):
+    from apps.webhooks.apps import webhook_settings_check
+
+    settings.WEBHOOK_RETENTION_DAYS = 7
+    settings.ALCHEMY_WEBHOOK_TOLERANCE_SECONDS = 30 * 86400
+    [warning] = webhook_settings_check()
+    assert (warning.id, warning.level) == ("webhooks.W001", checks.WARNING)
+    assert "ALCHEMY_WEBHOOK_TOLERANCE_SECONDS" in warning.msg
+    # A replay older than the stored event ids is refused by time, even though the setting would let it in.
+    error = assert_error_shape(
+        post_alchemy(alchemy_envelope(["0x" + "ab" * 32], created_at=created(-timedelta(days=8)))),
+        401,
+        "stale_timestamp",
+    )
+    assert error["details"] == {"tolerance_seconds": 7 * 86400}
+    assert post_alchemy(alchemy_envelope(["0x" + "ab" * 32], created_at=created(-timedelta(days=6)))).status_code == 200
+
+    settings.ALCHEMY_WEBHOOK_TOLERANCE_SECONDS = 7 * 86400
+    assert webhook_settings_check() == []
+
+
+def test_an_alchemy_event_stays_a_duplicate_until_its_created_at_is_too_old(settings):
+    """The purge may not forget an event id while its createdAt still lets its replays in: not even for an event
+    stamped ahead of our clock (within WEBHOOK_TOLERANCE_SECONDS) when it first arrived, a retention ago."""
+    from apps.webhooks.services import webhook_deliveries_purge
+
+    settings.WEBHOOK_RETENTION_DAYS = 30
+    settings.ALCHEMY_WEBHOOK_TOLERANCE_SECONDS = 30 * 86400
+    created_at = created(-timedelta(days=30) + timedelta(minutes=2))  # still within the tolerance for 2 minutes
+    envelope = alchemy_envelope(["0x" + "ab" * 32], created_at=created_at)
+    first = post_alchemy(envelope).json()
+    # It first arrived 4 minutes before its createdAt (Alchemy's clock ahead of ours, within the 300 s).
+    WebhookDelivery.objects.filter(pk=first["delivery_id"]).update(received_at=created_at - timedelta(minutes=4))
+    assert webhook_deliveries_purge() == 0
+    assert post_alchemy(envelope).json() == {**first, "duplicate": True}
 
 
 def test_an_alchemy_signature_on_an_endpoint_without_alchemy_keys_is_an_unknown_source(settings):

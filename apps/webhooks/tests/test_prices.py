@@ -54,6 +54,7 @@ def pushed(symbol: str) -> list[Decimal]:
 
 def test_a_sane_price_is_stored_and_becomes_the_current_price():
     stored_price("ETH", "2000")
+    stored_price("USDC", "1.0002")
     delivery = push(point("eth", "2100.123456789012345678"), point("USDC", 1))
     assert delivery.status == "processed"
     assert delivery.result.splitlines()[0] == "2 price(s) stored, 0 not; 0 alert(s) fired."
@@ -109,8 +110,18 @@ def test_an_insane_price_is_refused_and_the_delivery_still_accepted(symbol, pric
 
 def test_a_move_of_exactly_the_allowed_deviation_is_accepted():
     stored_price("ETH", "2000")
-    push(point("ETH", "1000"))  # 50 %, WEBHOOK_PRICE_MAX_DEVIATION_PERCENT's default
-    assert pushed("ETH") == [Decimal(1000)]
+    push(point("ETH", "1800"))  # 10 %, WEBHOOK_PRICE_MAX_DEVIATION_PERCENT's default
+    assert pushed("ETH") == [Decimal(1800)]
+
+
+def test_without_a_price_of_our_own_from_the_last_day_nothing_is_accepted():
+    price_store("ETH", "2000", ago=timedelta(hours=25))  # too old to check against
+    price_store("ETH", "2000", ago=timedelta(minutes=5), source="webhook:relay")  # another sender's: not ours
+    delivery = push(point("ETH", "2001"), point("DAI", "1"))
+    assert pushed("ETH") == []
+    assert pushed("DAI") == []
+    assert "ETH: refused, no price of our own from the last 24 hours to check it against" in delivery.result
+    assert "DAI: refused, no price of our own from the last 24 hours to check it against" in delivery.result
 
 
 def test_a_move_past_the_configured_deviation_is_refused(settings):
@@ -135,6 +146,7 @@ def test_the_token_staleness_limit_applies(settings):
 
 
 def test_the_same_observation_in_two_events_is_stored_once():
+    stored_price("ETH", "2450")
     moment = timezone.now() - timedelta(seconds=3)
     push(point("ETH", "2500", at=moment))
     again = push(point("ETH", "2500", at=moment))
@@ -170,7 +182,7 @@ def test_a_sender_that_lost_the_prices_topic_before_processing_stores_nothing(se
 
 def test_a_sender_cannot_walk_a_price_away_in_steps_of_its_own_pushes():
     stored_price("ETH", "2000")  # read by us from a real source
-    push(point("ETH", "2900", at=timezone.now() - timedelta(seconds=30)))  # 45 %: accepted
-    delivery = push(point("ETH", "4000", at=timezone.now() - timedelta(seconds=5)))  # 38 % from 2900, 100 % from 2000
-    assert pushed("ETH") == [Decimal(2900)]
-    assert "ETH: refused, 100.00% away from the latest stored price 2000" in delivery.result
+    push(point("ETH", "2190", at=timezone.now() - timedelta(seconds=30)))  # 9.5 %: accepted
+    delivery = push(point("ETH", "2400", at=timezone.now() - timedelta(seconds=5)))  # 9.6 % from 2190, 20 % from 2000
+    assert pushed("ETH") == [Decimal(2190)]
+    assert "ETH: refused, 20.00% away from the latest stored price 2000" in delivery.result

@@ -10,7 +10,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.webhooks.models import WebhookDelivery
@@ -29,6 +29,7 @@ from .conftest import (
     model,
     post,
     post_signed,
+    price_store,
     signed_headers,
 )
 
@@ -44,9 +45,15 @@ def webhook_prices() -> list:
     return list(model("prices.AssetPrice").objects.filter(source__startswith="webhook:"))
 
 
+def reference_price() -> None:
+    """A price of our own for pushed ETH prices to be checked against (without one they are refused)."""
+    price_store("ETH", "2500", ago=timedelta(hours=1))
+
+
 def test_a_signed_delivery_is_accepted_queued_after_commit_and_processed_once(
     senders, django_capture_on_commit_callbacks
 ):
+    reference_price()
     body = price_event()
     with django_capture_on_commit_callbacks() as queued:
         response = post_signed(PRICES, body)
@@ -76,6 +83,7 @@ def test_a_signed_delivery_is_accepted_queued_after_commit_and_processed_once(
 
 
 def test_the_same_event_again_is_a_duplicate_with_no_second_effect(senders, django_capture_on_commit_callbacks):
+    reference_price()
     body = price_event()
     first = post_signed(PRICES, body).json()
     delivery_process(first["delivery_id"])
@@ -108,12 +116,31 @@ def test_an_event_id_is_unique_per_sender_not_across_senders(senders):
     assert WebhookDelivery.objects.filter(verdict="accepted", event_id=body["id"]).count() == 2
 
 
+def test_an_event_id_is_unique_per_topic_not_across_topics(senders):
+    """A sender numbering its events per topic: "42" on prices, later "42" on blockchain, are two events."""
+    number = event_id("42")
+    prices = price_event()
+    prices["id"] = number
+    first = post_signed(PRICES, prices).json()
+    assert (first["duplicate"], first["status"]) == (False, "queued")
+    claim = {"id": number, "type": "transaction.updated", "network": "local", "tx_hash": "0x" + "ab" * 32}
+    other_topic = post_signed(BLOCKCHAIN, claim).json()
+    assert other_topic["duplicate"] is False
+    assert other_topic["delivery_id"] != first["delivery_id"]
+    again = post_signed(BLOCKCHAIN, claim).json()  # the same topic again: that one is a replay
+    assert (again["duplicate"], again["delivery_id"]) == (True, other_topic["delivery_id"])
+    accepted = WebhookDelivery.objects.filter(verdict="accepted", event_id=number)
+    assert sorted(accepted.values_list("topic", flat=True)) == ["blockchain", "prices"]
+    assert WebhookDelivery.objects.get(verdict="duplicate").duplicate_of_id == accepted.get(topic="blockchain").pk
+
+
 def test_only_one_accepted_delivery_per_event_can_exist(senders):
     """The replay guard is a constraint in the database, so two requests racing past the look-up cannot both win."""
     first = post_signed(PRICES, price_event()).json()
     accepted = WebhookDelivery.objects.get(pk=first["delivery_id"])
     WebhookDelivery.objects.create(topic="prices", source="oracle", event_id=accepted.event_id, verdict="duplicate")
-    with pytest.raises(IntegrityError):
+    WebhookDelivery.objects.create(topic="defi", source="oracle", event_id=accepted.event_id, verdict="accepted")
+    with pytest.raises(IntegrityError), transaction.atomic():
         WebhookDelivery.objects.create(topic="prices", source="oracle", event_id=accepted.event_id, verdict="accepted")
 
 
@@ -137,12 +164,13 @@ def _timestamp_not_a_number(raw: bytes) -> dict:
     return {**signed_headers(raw), "X-EngiPay-Timestamp": "2024-01-01T00:00:00Z"}
 
 
+# A minute past the 300 s tolerance: the stamp is whole seconds, and the request takes time after it is made.
 def _old(raw: bytes) -> dict:
-    return signed_headers(raw, timestamp=int(time.time()) - 301)
+    return signed_headers(raw, timestamp=int(time.time()) - 360)
 
 
 def _future(raw: bytes) -> dict:
-    return signed_headers(raw, timestamp=int(time.time()) + 301)
+    return signed_headers(raw, timestamp=int(time.time()) + 360)
 
 
 def _other_timestamp_than_signed(raw: bytes) -> dict:
@@ -371,8 +399,9 @@ def test_settings_that_cannot_work_are_reported_by_the_system_check(settings):
 
 
 async def _asgi_post(path: str, chunks: list[bytes], headers: dict[str, str]) -> tuple[int, dict]:
-    """POST through Django's ASGI handler (as uvicorn serves it), the body streamed in chunks with no
-    Content-Length (chunked transfer encoding)."""
+    """POST through Django's own ASGI handler, the body streamed in chunks with no Content-Length (chunked transfer
+    encoding). The project's application refuses such a body before Django (tests/test_body_limit.py); this is the
+    view's own check behind it."""
     from django.core.asgi import get_asgi_application
 
     scope = {
