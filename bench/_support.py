@@ -122,3 +122,42 @@ def start_server(log: Path) -> tuple[subprocess.Popen, int]:
         time.sleep(0.1)
     proc.kill()
     raise RuntimeError(f"the app server did not start (log: {log})")
+
+
+def platform_prepare(description: str) -> bool:
+    """Django set up on the bench's database (migrated) and Redis; prints both. True when an embedded Redis was
+    already running (then ``platform_stop`` leaves it running)."""
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+
+    from engipay import embedded_redis
+    from engipay.bootstrap import prepare
+
+    redis_was_running = settings.REDIS_EMBEDDED and embedded_redis._alive(
+        embedded_redis.socket_path(settings.EMBEDDED_REDIS_DIR)
+    )
+    prepare()
+    call_command("migrate", verbosity=0)
+    print(f"database: {description}")
+    print(f"redis: {'embedded (' + str(settings.EMBEDDED_REDIS_DIR) + ')' if settings.REDIS_EMBEDDED else 'REDIS_URL'}")
+    return bool(redis_was_running)
+
+
+def platform_stop(server: subprocess.Popen, redis_was_running: bool) -> None:
+    """Stop the app server (killed if a graceful close of its sockets takes too long: the figures are taken
+    already) and the embedded Redis this run started."""
+    from django.conf import settings
+
+    from engipay import embedded_redis
+
+    server.terminate()
+    try:
+        server.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait(timeout=10)
+    if settings.REDIS_EMBEDDED and not redis_was_running:
+        embedded_redis.stop(settings.EMBEDDED_REDIS_DIR)

@@ -21,7 +21,6 @@ import asyncio
 import json
 import math
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,6 +33,8 @@ from bench._support import (  # noqa: E402 - after the path is set
     configure_environment,
     memory,
     percentile,
+    platform_prepare,
+    platform_stop,
     raise_open_files_limit,
     start_server,
     summary,
@@ -221,22 +222,7 @@ def main() -> None:
         "chat", {"SUPPORT_CHAT_MESSAGES_PER_MINUTE": "6000", "SUPPORT_CHAT_MESSAGE_BURST": "100"}
     )
 
-    import django
-
-    django.setup()
-    from django.conf import settings
-    from django.core.management import call_command
-
-    from engipay import embedded_redis
-    from engipay.bootstrap import prepare
-
-    redis_was_running = settings.REDIS_EMBEDDED and embedded_redis._alive(
-        embedded_redis.socket_path(settings.EMBEDDED_REDIS_DIR)
-    )
-    prepare()
-    call_command("migrate", verbosity=0)
-    print(f"database: {description}")
-    print(f"redis: {'embedded (' + str(settings.EMBEDDED_REDIS_DIR) + ')' if settings.REDIS_EMBEDDED else 'REDIS_URL'}")
+    redis_was_running = platform_prepare(description)
     made = time.perf_counter()
     rows = make_sessions(args.sessions)
     print(
@@ -252,14 +238,7 @@ def main() -> None:
         bench, _, held_after = asyncio.run(run(port, rows, args.rate, args.seconds))
         loaded = memory(server.pid)
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()  # a graceful close of 1,000 sockets may take longer; the figures are taken already
-            server.wait(timeout=10)
-        if settings.REDIS_EMBEDDED and not redis_was_running:
-            embedded_redis.stop(settings.EMBEDDED_REDIS_DIR)
+        platform_stop(server, redis_was_running)
     report(bench, args, held_after, idle, loaded)
 
 

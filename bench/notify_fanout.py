@@ -21,7 +21,6 @@ import argparse
 import asyncio
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,6 +33,8 @@ from bench._support import (  # noqa: E402 - after the path is set
     configure_environment,
     memory,
     percentile,
+    platform_prepare,
+    platform_stop,
     raise_open_files_limit,
     start_server,
     summary,
@@ -226,22 +227,7 @@ def main() -> None:
         "notify", {"DB_CONN_MAX_AGE": "600", "CELERY_QUEUE": f"engipay-bench-notify-{os.getpid()}"}
     )
 
-    import django
-
-    django.setup()
-    from django.conf import settings
-    from django.core.management import call_command
-
-    from engipay import embedded_redis
-    from engipay.bootstrap import prepare
-
-    redis_was_running = settings.REDIS_EMBEDDED and embedded_redis._alive(
-        embedded_redis.socket_path(settings.EMBEDDED_REDIS_DIR)
-    )
-    prepare()
-    call_command("migrate", verbosity=0)
-    print(f"database: {description}")
-    print(f"redis: {'embedded (' + str(settings.EMBEDDED_REDIS_DIR) + ')' if settings.REDIS_EMBEDDED else 'REDIS_URL'}")
+    redis_was_running = platform_prepare(description)
     users = make_users(args.clients)
     print(f"data: {len(users)} users with a verified email (each notify() also plans an email delivery)")
     print(f"machine: {os.cpu_count()} CPU core(s) shared by server, drivers, Redis, database and client; "
@@ -254,17 +240,10 @@ def main() -> None:
         bench, results = asyncio.run(run(port, users, args.rounds, args.notifiers))
         loaded = memory(server.pid)
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=10)
         from engipay.celery import app
 
         app.control.purge()
-        if settings.REDIS_EMBEDDED and not redis_was_running:
-            embedded_redis.stop(settings.EMBEDDED_REDIS_DIR)
+        platform_stop(server, redis_was_running)
     report(bench, results, args, idle, loaded)
 
 

@@ -220,7 +220,8 @@ class PricesWebhookView(_WebhookView):
         + " Each price is a JSON string or integer (a float is refused: 400 `invalid_payload`). A price is stored "
         "(source `webhook:<sender>`) only if the token is known and active, the price positive and in range, "
         "`observed_at` at most 60 s ahead of our clock and not older than the token's staleness limit, and the price "
-        "within `WEBHOOK_PRICE_MAX_DEVIATION_PERCENT` of the latest stored price of the token; the others are "
+        "within `WEBHOOK_PRICE_MAX_DEVIATION_PERCENT` of the latest price we read ourselves (Chainlink, CoinGecko) "
+        "in the last 24 hours (none: refused); the others are "
         "refused one by one (listed in the delivery log), while the delivery itself is still accepted. Stored "
         "prices become the current price when they are the newest observation, and trigger price alerts.",
         request=payloads.PricesWebhookSerializer,
