@@ -71,6 +71,9 @@ async def test_a_bad_query_token_is_refused_at_the_handshake():
     ok, code = await communicator.connect()
     assert ok is False
     assert code == 4401
+    # The refused client goes away: the consumer (still listening on the channel layer) must end with it, or the
+    # loop's teardown cancels a channel-layer receive mid-flight.
+    await communicator.disconnect()
 
 
 async def test_a_bad_first_message_closes_with_4401():
