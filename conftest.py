@@ -20,7 +20,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from engipay.bootstrap import prepare
-from tests.helpers import Signer, wallet_sign_in
+from tests.helpers import Party, Signer, wallet_sign_in
 
 if TYPE_CHECKING:
     from tests.doubles.chainalysis import ChainalysisDouble
@@ -274,6 +274,47 @@ def deploy_token(db, anvil_w3):
         return address
 
     return deploy
+
+
+ETH = 10**18
+
+
+@pytest.fixture
+def party(db, anvil_w3) -> Callable[..., Party]:
+    """``party(balance=…)``: a new user signed in with a wallet whose key the test holds, funded on anvil."""
+
+    def make(*, balance: int = 100 * ETH) -> Party:
+        from apps.accounts.models import User
+
+        signer = Signer()
+        auth = wallet_sign_in(APIClient(), signer)
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {auth['token']}")
+        anvil_w3.provider.make_request("anvil_setBalance", [signer.address, hex(balance)])
+        user = User.objects.get(pk=auth["user"]["id"])
+        user.auth = auth
+        return Party(user=user, signer=signer, client=client, token=auth["token"])
+
+    return make
+
+
+@pytest.fixture
+def mine(anvil_w3) -> Callable[[int], None]:
+    def mine_blocks(count: int = 1) -> None:
+        anvil_w3.provider.make_request("anvil_mine", [hex(count)])
+
+    return mine_blocks
+
+
+@pytest.fixture
+def no_automine(anvil_w3, mine) -> Iterator[None]:
+    """anvil stops mining on its own: a sent transaction waits in the mempool until the test mines a block."""
+    anvil_w3.provider.make_request("evm_setAutomine", [False])
+    try:
+        yield
+    finally:
+        anvil_w3.provider.make_request("evm_setAutomine", [True])
+        mine(1)  # nothing this test left in the mempool leaks into the next one
 
 
 # --- Celery worker ---------------------------------------------------------------------------------------

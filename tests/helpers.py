@@ -3,8 +3,9 @@ signed in to the admin."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.test import Client
 from eth_account import Account
@@ -54,6 +55,42 @@ class Signer:
 
     def sign(self, message: str) -> str:
         return "0x" + self.account.sign_message(encode_defunct(text=message)).signature.hex().removeprefix("0x")
+
+
+@dataclass
+class Party:
+    """A signed-in user, their wallet key and an API client with their token (on the ``local`` chain)."""
+
+    user: Any
+    signer: Signer
+    client: APIClient
+    token: str
+
+    @property
+    def address(self) -> str:
+        return self.signer.address
+
+    def sign(self, tx: dict[str, Any]) -> str:
+        """Sign an unsigned transaction as the API prepares it (eth-account, like a wallet); the raw hex."""
+        return "0x" + self.signer.account.sign_transaction(tx).raw_transaction.hex().removeprefix("0x")
+
+    def prepare(self, **body: Any):
+        return self.client.post("/api/transactions/prepare", {"network": "local", **body}, format="json")
+
+    def broadcast(self, **body: Any):
+        return self.client.post("/api/transactions/broadcast", {"network": "local", **body}, format="json")
+
+    def send(self, *, to: str, amount: str, asset: str = "ETH") -> dict[str, Any]:
+        """prepare → sign with eth-account → broadcast; the broadcast response body."""
+        prepared = self.prepare(asset=asset, to_address=to, amount=amount)
+        assert prepared.status_code == 200, prepared.content
+        signed = self.sign(prepared.json()["transaction"])
+        response = self.broadcast(asset=asset, to_address=to, amount=amount, signed_transaction=signed)
+        assert response.status_code == 201, response.content
+        return response.json()
+
+    def status(self, tx_hash: str):
+        return self.client.get(f"/api/transactions/{tx_hash}/status")
 
 
 def fresh_nonce(client: APIClient) -> str:

@@ -17,7 +17,7 @@ COMPILER_SCRIPT = Path(__file__).parent / "contracts" / "compile.js"
 SOLC_SETTINGS = {
     "optimizer": {"enabled": True, "runs": 200},
     "evmVersion": "cancun",
-    "outputSelection": {"*": {"*": ["abi", "evm.bytecode.object"]}},
+    "outputSelection": {"*": {"*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object"]}},
 }
 
 
@@ -38,7 +38,11 @@ def compile_sources(source_dir: Path) -> dict[str, dict[str, Any]]:
     artifacts = {}
     for file_name in sources:
         for name, contract in output["contracts"][file_name].items():
-            artifacts[name] = {"abi": contract["abi"], "bytecode": "0x" + contract["evm"]["bytecode"]["object"]}
+            artifacts[name] = {
+                "abi": contract["abi"],
+                "bytecode": "0x" + contract["evm"]["bytecode"]["object"],
+                "deployedBytecode": "0x" + contract["evm"]["deployedBytecode"]["object"],
+            }
     return artifacts
 
 

@@ -22,6 +22,8 @@ class ChainTransaction(models.Model):
 
     class Type(models.TextChoices):
         SEND = "send", "Send"
+        ESCROW = "escrow", "Escrow"
+        APPROVAL = "approval", "Token approval"
 
     # Still followed by the tracker. A failed one too, until its block is finalized: a reorg may still put the
     # same signed transaction into another block where it succeeds.

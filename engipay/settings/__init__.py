@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "apps.support",
     "apps.kyc",
     "apps.webhooks",
+    "apps.escrow",
     "simple_history",
 ]
 
@@ -192,6 +193,7 @@ from .celery import *  # noqa: E402, F403
 from .chains import *  # noqa: E402, F403
 from .channels import *  # noqa: E402, F403
 from .drf import *  # noqa: E402, F403
+from .escrow import *  # noqa: E402, F403
 from .kyc import *  # noqa: E402, F403
 from .notifications import *  # noqa: E402, F403
 from .prices import *  # noqa: E402, F403

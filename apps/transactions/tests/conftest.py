@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -12,46 +11,10 @@ from typing import Any
 import pytest
 from channels.testing import WebsocketCommunicator
 from django.utils import timezone
-from rest_framework.test import APIClient
 
-from tests.helpers import Signer, wallet_sign_in
+from tests.helpers import Party
 
 ETH = 10**18
-
-
-@dataclass
-class Party:
-    """A signed-in user, their wallet key and an API client with their token."""
-
-    user: Any
-    signer: Signer
-    client: APIClient
-    token: str
-
-    @property
-    def address(self) -> str:
-        return self.signer.address
-
-    def sign(self, tx: dict[str, Any]) -> str:
-        return "0x" + self.signer.account.sign_transaction(tx).raw_transaction.hex().removeprefix("0x")
-
-    def prepare(self, **body: Any):
-        return self.client.post("/api/transactions/prepare", {"network": "local", **body}, format="json")
-
-    def broadcast(self, **body: Any):
-        return self.client.post("/api/transactions/broadcast", {"network": "local", **body}, format="json")
-
-    def send(self, *, to: str, amount: str, asset: str = "ETH") -> dict[str, Any]:
-        """prepare → sign with eth-account → broadcast; the broadcast response body."""
-        prepared = self.prepare(asset=asset, to_address=to, amount=amount)
-        assert prepared.status_code == 200, prepared.content
-        signed = self.sign(prepared.json()["transaction"])
-        response = self.broadcast(asset=asset, to_address=to, amount=amount, signed_transaction=signed)
-        assert response.status_code == 201, response.content
-        return response.json()
-
-    def status(self, tx_hash: str):
-        return self.client.get(f"/api/transactions/{tx_hash}/status")
 
 
 LIMIT_PRICE_AGE = timedelta(hours=3)
@@ -108,31 +71,6 @@ def native_token():
     from apps.chains.models import Token
 
     return Token.objects.get_or_create(symbol="ETH", defaults={"name": "Ethereum", "coingecko_id": "ethereum"})[0]
-
-
-@pytest.fixture
-def party(db, anvil_w3) -> Callable[..., Party]:
-    def make(*, balance: int = 100 * ETH) -> Party:
-        from apps.accounts.models import User
-
-        signer = Signer()
-        auth = wallet_sign_in(APIClient(), signer)
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {auth['token']}")
-        anvil_w3.provider.make_request("anvil_setBalance", [signer.address, hex(balance)])
-        user = User.objects.get(pk=auth["user"]["id"])
-        user.auth = auth
-        return Party(user=user, signer=signer, client=client, token=auth["token"])
-
-    return make
-
-
-@pytest.fixture
-def mine(anvil_w3) -> Callable[[int], None]:
-    def mine_blocks(count: int = 1) -> None:
-        anvil_w3.provider.make_request("anvil_mine", [hex(count)])
-
-    return mine_blocks
 
 
 async def open_socket(party: Party) -> WebsocketCommunicator:

@@ -11,8 +11,6 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -22,7 +20,7 @@ from django.apps import apps
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from tests.helpers import Signer, wallet_sign_in
+from tests.helpers import Party  # noqa: F401 (re-exported for the tests)
 
 BLOCKCHAIN = "/api/webhooks/blockchain/transaction"
 PRICES = "/api/webhooks/prices/update"
@@ -150,42 +148,6 @@ def model(label: str):
 # --- chain -----------------------------------------------------------------------------------------------------
 
 
-@dataclass
-class Party:
-    """A signed-in user with their wallet key, sending through the transactions API."""
-
-    user: Any
-    signer: Signer
-    client: APIClient
-
-    @property
-    def address(self) -> str:
-        return self.signer.address
-
-    def sign(self, tx: dict[str, Any]) -> str:
-        return "0x" + self.signer.account.sign_transaction(tx).raw_transaction.hex().removeprefix("0x")
-
-    def prepare(self, **body: Any):
-        return self.client.post("/api/transactions/prepare", {"network": "local", **body}, format="json")
-
-    def broadcast(self, **body: Any):
-        return self.client.post("/api/transactions/broadcast", {"network": "local", **body}, format="json")
-
-    def send(self, *, to: str, amount: str) -> dict[str, Any]:
-        """prepare → sign → broadcast an ETH transfer; the broadcast response body."""
-        prepared = self.prepare(asset="ETH", to_address=to, amount=amount)
-        assert prepared.status_code == 200, prepared.content
-        signed = self.sign(prepared.json()["transaction"])
-        response = self.broadcast(asset="ETH", to_address=to, amount=amount, signed_transaction=signed)
-        assert response.status_code == 201, response.content
-        return response.json()
-
-    def status(self, tx_hash: str) -> dict[str, Any]:
-        response = self.client.get(f"/api/transactions/{tx_hash}/status")
-        assert response.status_code == 200, response.content
-        return response.json()
-
-
 def price_store(symbol: str, price: str, *, ago: timedelta, source: str = "coingecko"):
     """A stored price, as the ingestion would have written it."""
     token = model("chains.Token").objects.get_or_create(symbol=symbol, defaults={"name": symbol})[0]
@@ -202,37 +164,3 @@ def evm(request, settings, db) -> str:
     settings.CHAINS = {"local": {**settings.CHAINS["local"], "confirmations": 2}}
     price_store("ETH", "1", ago=timedelta(hours=3))  # recent enough to value a transfer for the KYC limits
     return "local"
-
-
-@pytest.fixture
-def party(db, anvil_w3) -> Callable[[], Party]:
-    def make(balance: int = 100 * ETH) -> Party:
-        from apps.accounts.models import User
-
-        signer = Signer()
-        auth = wallet_sign_in(APIClient(), signer)
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {auth['token']}")
-        anvil_w3.provider.make_request("anvil_setBalance", [signer.address, hex(balance)])
-        return Party(user=User.objects.get(pk=auth["user"]["id"]), signer=signer, client=client)
-
-    return make
-
-
-@pytest.fixture
-def mine(anvil_w3) -> Callable[[int], None]:
-    def mine_blocks(count: int = 1) -> None:
-        anvil_w3.provider.make_request("anvil_mine", [hex(count)])
-
-    return mine_blocks
-
-
-@pytest.fixture
-def no_automine(anvil_w3, mine) -> Iterator[None]:
-    """anvil stops mining on its own: a sent transaction waits in the mempool until the test mines a block."""
-    anvil_w3.provider.make_request("evm_setAutomine", [False])
-    try:
-        yield
-    finally:
-        anvil_w3.provider.make_request("evm_setAutomine", [True])
-        mine(1)  # nothing this test left in the mempool leaks into the next one

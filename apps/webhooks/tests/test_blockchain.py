@@ -56,7 +56,7 @@ def test_a_claimed_confirmation_changes_nothing_until_the_chain_confirms(evm, pa
     assert (record.status, record.confirmations) == ("confirmed", 2)
     assert record.block_number is not None
     assert "pending → confirmed" in truth.result
-    assert alice.status(sent["tx_hash"])["status"] == "confirmed"  # what the user sees
+    assert alice.status(sent["tx_hash"]).json()["status"] == "confirmed"  # what the user sees
 
 
 def test_a_claimed_failure_does_not_fail_a_transaction_the_chain_confirmed(evm, party, mine):
@@ -101,7 +101,7 @@ def test_the_hash_is_matched_whatever_its_case_and_several_can_come_in_one_event
     shouted = "0x" + first["tx_hash"][2:].upper()
     body = claim(shouted, transactions=[{"tx_hash": second["tx_hash"], "status": "confirmed"}])
     delivery = deliver(post_signed(BLOCKCHAIN, body))
-    assert [alice.status(sent["tx_hash"])["status"] for sent in (first, second)] == ["confirmed", "confirmed"]
+    assert [alice.status(sent["tx_hash"]).json()["status"] for sent in (first, second)] == ["confirmed", "confirmed"]
     assert delivery.result.count("pending → confirmed") == 2
 
 

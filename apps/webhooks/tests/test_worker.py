@@ -36,7 +36,7 @@ def test_a_webhook_is_processed_by_the_worker_after_the_response(senders, local_
     price_store("ETH", "1", ago=timedelta(hours=1))  # to value the transfer for the KYC limits
     alice = party()
     sent = alice.send(to=Account.create().address, amount="0.1")  # mined at once; the worker wants 1 confirmation
-    assert alice.status(sent["tx_hash"])["status"] == "pending"  # nothing has re-read it yet
+    assert alice.status(sent["tx_hash"]).json()["status"] == "pending"  # nothing has re-read it yet
 
     response = post_signed(
         BLOCKCHAIN,
@@ -51,7 +51,7 @@ def test_a_webhook_is_processed_by_the_worker_after_the_response(senders, local_
     assert response.json()["status"] == "queued"
     delivery_id = response.json()["delivery_id"]
     _wait_for(lambda: WebhookDelivery.objects.get(pk=delivery_id).status == "processed")
-    assert alice.status(sent["tx_hash"])["status"] == "confirmed"
+    assert alice.status(sent["tx_hash"]).json()["status"] == "confirmed"
     assert "pending → confirmed" in WebhookDelivery.objects.get(pk=delivery_id).result
 
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 from django.apps import apps
 from django.core.management.base import BaseCommand
 
@@ -7,11 +9,18 @@ from apps.chains.solidity import write_artifacts
 
 
 class Command(BaseCommand):
-    help = "Compile each app's contracts/src/*.sol into contracts/artifacts/*.json with the pinned solc-js."
+    help = (
+        "Compile each app's contracts/src/*.sol into contracts/artifacts/*.json, and its test contracts "
+        "(contracts/testing/*.sol) into contracts/artifacts/testing/, with the pinned solc-js."
+    )
 
     def handle(self, *args, **options) -> None:
         for config in apps.get_app_configs():
-            source_dir = __import__("pathlib").Path(config.path) / "contracts" / "src"
-            if source_dir.is_dir():
-                names = write_artifacts(source_dir, source_dir.parent / "artifacts")
-                self.stdout.write(f"{config.label}: {', '.join(names)}")
+            contracts = Path(config.path) / "contracts"
+            for sources, artifacts in (
+                (contracts / "src", contracts / "artifacts"),
+                (contracts / "testing", contracts / "artifacts" / "testing"),
+            ):
+                if sources.is_dir() and any(sources.glob("*.sol")):
+                    names = write_artifacts(sources, artifacts)
+                    self.stdout.write(f"{config.label}: {', '.join(names)}")

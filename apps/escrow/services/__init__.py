@@ -1,0 +1,1 @@
+"""Escrow services: deploy, create and transitions (escrows.py), the indexer, disputes."""
