@@ -18,6 +18,8 @@ urlpatterns = [
     path("api/notifications", include("apps.notifications.api.urls")),
     path("api/prices/", include("apps.prices.api.urls")),
     path("api/transactions", include("apps.transactions.api.urls")),
+    path("api/payments/escrow", include("apps.escrow.api.urls")),
+    path("pay/escrow/", include("apps.escrow.page_urls")),
     path("api/portfolio/", include("apps.portfolio.api.urls")),
     path("api/help/", include("apps.helpcenter.api.urls")),
     path("api/users/onboarding/", include("apps.onboarding.api.urls")),

@@ -18,6 +18,8 @@ from apps.chains.solidity import artifact
 
 ESCROW_CONTRACTS = Path(__file__).parent / "contracts"
 CONTRACT_NAME = "EngiPayEscrow"
+# The contract's DISPUTE_TIMEOUT: after expiry + this, an undecided dispute may be settled (refund) by anyone.
+DISPUTE_TIMEOUT_SECONDS = 30 * 24 * 3600
 # The contract's State enum, in order.
 STATES = ("none", "pending", "accepted", "rejected", "cancelled", "expired", "disputed", "resolved")
 # Event name → EscrowEvent.Name.
@@ -177,3 +179,43 @@ def allowance_read(client: EvmClient, *, token: str, owner: str, spender: str) -
 
 def is_native(token_address: str) -> bool:
     return token_address.lower() == NATIVE_ADDRESS
+
+
+# --- custom errors -------------------------------------------------------------------------------------------
+
+
+@cache
+def _errors() -> dict[bytes, tuple[str, list[tuple[str, str]]]]:
+    found = {}
+    for entry in escrow_artifact()["abi"]:
+        if entry["type"] == "error":
+            types = [_type(i) for i in entry["inputs"]]
+            selector = function_signature_to_4byte_selector(f"{entry['name']}({','.join(types)})")
+            found[selector] = (entry["name"], [(i["name"], _type(i)) for i in entry["inputs"]])
+    return found
+
+
+@dataclass(frozen=True)
+class ContractError:
+    name: str
+    args: dict[str, Any]
+
+    def __str__(self) -> str:
+        shown = ", ".join(f"{key}={value}" for key, value in self.args.items())
+        return f"{self.name}({shown})"
+
+
+def error_decode(data: bytes) -> ContractError | None:
+    """The contract's custom error in revert data (``State`` arguments by name); None if it is not one."""
+    known = _errors().get(bytes(data[:4]))
+    if known is None:
+        return None
+    name, inputs = known
+    try:
+        values = decode([kind for _, kind in inputs], bytes(data[4:]))
+    except Exception:
+        return None
+    args = {}
+    for (arg, kind), value in zip(inputs, values, strict=True):
+        args[arg] = STATES[value] if arg == "state" and kind == "uint8" else _plain(kind, value)
+    return ContractError(name, args)

@@ -35,6 +35,8 @@ REST_FRAMEWORK = {
         "notification_settings": env_str("THROTTLE_NOTIFICATION_SETTINGS", "30/min"),
         # Price alert writes (create, re-arm, delete), per user.
         "price_alert_write": env_str("THROTTLE_PRICE_ALERT_WRITE", "30/min"),
+        # Escrow writes (create, transitions, submit, dispute statements), per user.
+        "escrow_write": env_str("THROTTLE_ESCROW_WRITE", "30/min"),
     },
     # Client IPs (throttling) come from X-Forwarded-For only behind this many trusted proxies.
     "NUM_PROXIES": env_int("NUM_PROXIES", 0, minimum=0),

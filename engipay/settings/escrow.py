@@ -23,6 +23,9 @@ ESCROW_MAX_HOURS = env_int("ESCROW_MAX_HOURS", 24 * 90, minimum=1)
 ESCROW_MEMO_MAX_CHARS = env_int("ESCROW_MEMO_MAX_CHARS", 500, minimum=1)
 # A prepared transition that was not submitted within this many seconds lapses: another may be prepared.
 ESCROW_ACTION_TTL_SECONDS = env_int("ESCROW_ACTION_TTL_SECONDS", 900, minimum=10)
+# Gas limit for a call that depends on an earlier one of the same set (create after approve) when the node
+# cannot simulate the set (no eth_simulateV1).
+ESCROW_FALLBACK_CALL_GAS = env_int("ESCROW_FALLBACK_CALL_GAS", 300_000, minimum=21_000)
 # Indexer: blocks per eth_getLogs request, and how often the beat safety net runs it (the chain tracker also
 # runs it on every new head).
 ESCROW_INDEX_BATCH_BLOCKS = env_int("ESCROW_INDEX_BATCH_BLOCKS", 2000, minimum=1)

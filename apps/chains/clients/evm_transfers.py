@@ -91,7 +91,7 @@ class EvmTransfers:
             )
         results = rpc.rpc_batch(self, calls)
         nonce, native_balance = rpc.qty(results[0]), rpc.qty(results[1])
-        base_fee, priority_fee = _fees(results[2])
+        base_fee, priority_fee = fees_from_history(results[2])
         if asset.contract is not None:
             token_balance = int(results[3], 16) if results[3] not in (None, "0x") else 0
             require_funds(token_balance, intent.amount_base, asset, "to send")
@@ -310,7 +310,7 @@ def _terms(gas: int | None, max_fee: int | None, priority: int | None) -> dict[s
     return {key: value for key, value in terms.items() if value is not None}
 
 
-def _fees(history: dict[str, Any]) -> tuple[int, int]:
+def fees_from_history(history: dict[str, Any]) -> tuple[int, int]:
     """(next block's base fee, priority fee): the median of the chosen reward percentile over recent blocks."""
     base_fee = rpc.qty(history["baseFeePerGas"][-1])
     rewards = sorted(rpc.qty(row[0]) for row in history.get("reward") or [] if row)

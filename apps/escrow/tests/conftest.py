@@ -75,3 +75,80 @@ def send_call(w3, account: Any, *, to: str, data: bytes, value: int = 0, gas: in
     }
     signed = account.sign_transaction(tx)
     return w3.eth.wait_for_transaction_receipt(w3.eth.send_raw_transaction(signed.raw_transaction), timeout=30)
+
+
+@pytest.fixture
+def unlimited(settings, db) -> Iterator[None]:
+    """KYC limits out of the way (test_create_over_the_kyc_limit_is_refused checks them), and every token a test
+    registers gets a USD price of 1, so the limit check can value it."""
+    from django.db.models.signals import post_save
+
+    from apps.chains.models import Token
+    from apps.prices.models import AssetPrice
+
+    big = {"daily": "1000000000", "monthly": "1000000000"}
+    settings.KYC_LIMITS = {tier: big for tier in ("tier_0", "tier_1", "tier_2")}
+
+    def priced(sender, instance, created, **kwargs) -> None:
+        if created:
+            AssetPrice.objects.create(
+                token=instance, price_usd=Decimal(1), source="coingecko", observed_at=timezone.now()
+            )
+
+    for token in Token.objects.exclude(symbol="ETH"):
+        priced(Token, token, created=True)
+    post_save.connect(priced, sender=Token, dispatch_uid="escrow_priced")
+    yield
+    post_save.disconnect(sender=Token, dispatch_uid="escrow_priced")
+
+
+class Flow:
+    """Drive escrows through the API the way the frontend does: prepare → sign with eth-account → submit; and
+    index the chain the way the tracker does."""
+
+    def __init__(self, deployment) -> None:
+        self.deployment = deployment
+
+    def create(self, party, **body: Any):
+        return party.client.post("/api/payments/escrow/create", body, format="json")
+
+    def get(self, party, escrow_id: str):
+        return party.client.get(f"/api/payments/escrow/{escrow_id}")
+
+    def prepare(self, party, escrow_id: str, action: str):
+        return party.client.post(f"/api/payments/escrow/{escrow_id}/{action}", format="json")
+
+    def submit(self, party, escrow_id: str, prepared: dict[str, Any]):
+        signed = [party.sign(step["transaction"]) for step in prepared["transactions"]]
+        return party.client.post(
+            f"/api/payments/escrow/{escrow_id}/submit", {"signed_transactions": signed}, format="json"
+        )
+
+    def index(self) -> Any:
+        from apps.escrow.services.indexer import escrow_index
+
+        return escrow_index(network=self.deployment.network)
+
+    def created(self, sender, recipient, *, amount: str = "1", asset: str = "ETH", **body: Any) -> str:
+        """An escrow on chain and indexed (status pending); its id."""
+        response = self.create(sender, recipient=recipient.address, amount=amount, asset=asset, **body)
+        assert response.status_code == 201, response.content
+        escrow_id = response.json()["escrow_id"]
+        submitted = self.submit(sender, escrow_id, response.json())
+        assert submitted.status_code == 202, submitted.content
+        self.index()
+        assert self.get(sender, escrow_id).json()["status"] == "pending"
+        return escrow_id
+
+    def transition(self, party, escrow_id: str, action: str) -> dict[str, Any]:
+        """prepare → sign → submit ``action``; the submit response (not yet indexed)."""
+        prepared = self.prepare(party, escrow_id, action)
+        assert prepared.status_code == 200, prepared.content
+        submitted = self.submit(party, escrow_id, prepared.json())
+        assert submitted.status_code == 202, submitted.content
+        return submitted.json()
+
+
+@pytest.fixture
+def flow(escrow_chain, unlimited) -> Flow:
+    return Flow(escrow_chain)

@@ -31,7 +31,7 @@ from .assets import (
     usd_value_for_limits,
     wallets_of,
 )
-from .events import event_record, notification_data
+from .events import event_record, notification_data, noun
 
 logger = logging.getLogger(__name__)
 
@@ -179,7 +179,14 @@ def _require_match(
         )
 
 
-def _record(*, user, config: ChainConfig, submission: Submission, asset: AssetOnChain) -> tuple[ChainTransaction, bool]:
+def _record(
+    *,
+    user,
+    config: ChainConfig,
+    submission: Submission,
+    asset: AssetOnChain,
+    type: str = ChainTransaction.Type.SEND,
+) -> tuple[ChainTransaction, bool]:
     fee = client_for(config).fee_asset()
     terms = {key: Decimal(value) for key, value in submission.fee_terms.items()}
     try:
@@ -188,6 +195,7 @@ def _record(*, user, config: ChainConfig, submission: Submission, asset: AssetOn
                 user=user,
                 network=config.key,
                 tx_hash=submission.tx_hash,
+                type=type,
                 status=ChainTransaction.Status.PENDING,
                 from_address=submission.sender,
                 to_address=submission.recipient,
@@ -209,7 +217,7 @@ def _record(*, user, config: ChainConfig, submission: Submission, asset: AssetOn
                 user=user,
                 kind="transaction_pending",
                 title="Transaction submitted",
-                message=f"Your {record.asset.symbol} transfer was sent to the network.",
+                message=f"Your {record.asset.symbol} {noun(record)} was sent to the network.",
                 data=notification_data(record),
             )
     except IntegrityError:

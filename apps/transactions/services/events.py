@@ -27,8 +27,21 @@ def notification_data(record: ChainTransaction) -> dict[str, Any]:
         "status": record.status,
         "amount": from_base_units(record.amount_base, record.decimals),
         "asset": record.asset.symbol,
+        "type": record.type,
         "to_address": record.to_address,
         "confirmations": record.confirmations,
         "block_number": None if record.block_number is None else str(record.block_number),
         "revert_reason": record.revert_reason or None,
     }
+
+
+_NOUNS = {
+    ChainTransaction.Type.SEND: "transfer",
+    ChainTransaction.Type.ESCROW: "escrow transaction",
+    ChainTransaction.Type.APPROVAL: "token approval",
+}
+
+
+def noun(record: ChainTransaction) -> str:
+    """What the transaction is, in notifications ("Your ETH transfer …", "Your USDC escrow transaction …")."""
+    return _NOUNS.get(record.type, "transaction")

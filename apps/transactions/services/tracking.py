@@ -27,24 +27,24 @@ from apps.transactions.models import ChainTransaction
 from engipay.api.errors import ApplicationError, ChainUnavailable
 
 from .assets import limit_reference
-from .events import event_record, notification_data
+from .events import event_record, notification_data, noun
 
 logger = logging.getLogger(__name__)
 Status = ChainTransaction.Status
 
 _NOTICES = {
-    Status.CONFIRMED: ("transaction_confirmed", "Transaction confirmed", "Your {asset} transfer has been confirmed."),
-    Status.FINALIZED: ("transaction_finalized", "Transaction finalized", "Your {asset} transfer is final."),
-    Status.FAILED: ("transaction_failed", "Transaction failed", "Your {asset} transfer failed: {reason}"),
+    Status.CONFIRMED: ("transaction_confirmed", "Transaction confirmed", "Your {asset} {noun} has been confirmed."),
+    Status.FINALIZED: ("transaction_finalized", "Transaction finalized", "Your {asset} {noun} is final."),
+    Status.FAILED: ("transaction_failed", "Transaction failed", "Your {asset} {noun} failed: {reason}"),
     Status.DROPPED: (
         "transaction_dropped",
         "Transaction dropped",
-        "Your {asset} transfer was dropped: the network will not execute it (replaced, or refused on re-sending).",
+        "Your {asset} {noun} was dropped: the network will not execute it (replaced, or refused on re-sending).",
     ),
     Status.PENDING: (
         "transaction_reorged",
         "Transaction back to pending",
-        "The block holding your {asset} transfer was replaced; it is pending again.",
+        "The block holding your {asset} {noun} was replaced; it is pending again.",
     ),
 }
 
@@ -200,6 +200,6 @@ def _notify(record: ChainTransaction, status: str) -> None:
         user=record.user,
         kind=kind,
         title=title,
-        message=message.format(asset=record.asset.symbol, reason=record.revert_reason or "reverted"),
+        message=message.format(asset=record.asset.symbol, noun=noun(record), reason=record.revert_reason or "reverted"),
         data=data,
     )

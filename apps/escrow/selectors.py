@@ -1,0 +1,102 @@
+"""Reads of escrows, scoped to the caller: the sender who created it, or a user whose verified wallet is the
+recipient. Anyone else gets 404 (STYLE.md section 2)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from apps.accounts.models import User
+from apps.escrow.models import Escrow, EscrowDeployment
+from engipay.api.errors import NotFound
+
+
+def _wallets(user: User) -> list[str]:
+    return list(user.wallets.filter(chain_kind="evm", verified_at__isnull=False).values_list("address", flat=True))
+
+
+def _mine(user: User) -> Q:
+    wallets = _wallets(user)
+    return Q(sender=user) | Q(sender_address__in=wallets) | Q(recipient_address__in=wallets)
+
+
+def escrow_list_for_user(
+    *,
+    user: User,
+    role: str = "all",
+    status: str | None = None,
+    asset: str | None = None,
+    network: str | None = None,
+) -> QuerySet[Escrow]:
+    """The caller's escrows, newest first. ``status`` is the shown one: ``expired`` includes pending escrows past
+    their expiry (chain time), ``pending`` excludes them."""
+    wallets = _wallets(user)
+    scope = {
+        "all": _mine(user),
+        "sender": Q(sender=user) | Q(sender_address__in=wallets),
+        "recipient": Q(recipient_address__in=wallets),
+    }[role]
+    rows = Escrow.objects.filter(scope)
+    if status is not None:
+        now = chain_now(deployment=EscrowDeployment.objects.filter(network=network).first() if network else None)
+        if status == Escrow.Status.EXPIRED:
+            rows = rows.filter(Q(status=status) | Q(status=Escrow.Status.PENDING, expires_at__lte=now))
+        elif status == Escrow.Status.PENDING:
+            rows = rows.filter(status=status, expires_at__gt=now)
+        else:
+            rows = rows.filter(status=status)
+    if asset:
+        rows = rows.filter(token__symbol__iexact=asset)
+    if network:
+        rows = rows.filter(deployment__network=network)
+    return (
+        rows.select_related("token", "deployment").prefetch_related("events", "actions").order_by("-created_at", "-id")
+    )
+
+
+def escrow_get_for_user(*, user: User, escrow_id: UUID | str) -> Escrow:
+    try:
+        return escrow_list_for_user(user=user).get(id=escrow_id)
+    except (Escrow.DoesNotExist, ValueError):
+        raise NotFound("escrow_not_found", "No such escrow.") from None
+
+
+def escrow_roles(*, escrow: Escrow, user: User) -> set[str]:
+    """{"sender", "recipient"} as far as ``user`` plays them (by account or verified wallet)."""
+    wallets = set(_wallets(user))
+    roles = set()
+    if escrow.sender_id == user.pk or escrow.sender_address in wallets:
+        roles.add("sender")
+    if escrow.recipient_address in wallets:
+        roles.add("recipient")
+    return roles
+
+
+def escrow_party_users(*, escrow: Escrow) -> list[User]:
+    """Everyone to tell about the escrow: the sender and the users holding the recipient's address."""
+    users = User.objects.filter(
+        Q(pk=escrow.sender_id)
+        | Q(wallets__address=escrow.sender_address, wallets__verified_at__isnull=False)
+        | Q(wallets__address=escrow.recipient_address, wallets__verified_at__isnull=False)
+    )
+    return list(users.distinct().order_by("pk"))
+
+
+def chain_now(*, deployment: EscrowDeployment | None) -> datetime:
+    """Chain time as the indexer last saw it, never behind the wall clock (expiry is decided by block time)."""
+    now = timezone.now()
+    if deployment is not None and deployment.head_timestamp is not None:
+        return max(now, deployment.head_timestamp)
+    return now
+
+
+def escrow_effective_status(*, escrow: Escrow, now: datetime | None = None) -> str:
+    """The status shown: a pending escrow past its expiry is ``expired`` (its refund can be claimed) even before
+    anyone settled it on chain."""
+    now = now or chain_now(deployment=escrow.deployment)
+    if escrow.status == Escrow.Status.PENDING and escrow.expires_at <= now:
+        return Escrow.Status.EXPIRED
+    return escrow.status
