@@ -59,6 +59,8 @@ chromium:
 # --- run the platform ---------------------------------------------------------------------------------------
 # A development webhook sender "dev" (secret in var/webhook_dev_secret; `manage.py webhook_sign` signs payloads).
 run: export WEBHOOK_DEV_SOURCE = 1
+# The escrow dispute resolver of the local chain: anvil's dev account #9 (its key is public: development only).
+run: export ESCROW_RESOLVER_ADDRESS ?= 0xa0Ee7A142d267C1f36714E4a8F75612F20a79720
 run: install
 	@$(PY) -c "import socket,sys; ports=[$(PORT), $(ANVIL_PORT)]; busy=[p for p in ports if socket.socket().connect_ex(('127.0.0.1', p)) == 0]; sys.exit(f'Port(s) {busy} already in use: stop what runs there, or set PORT / ANVIL_PORT.' if busy else 0)"
 	$(PY) manage.py migrate --noinput
@@ -78,6 +80,8 @@ run: install
 	@echo "  Websocket: ws://127.0.0.1:$(PORT)/ws/notifications/  (first message: {\"type\": \"auth\", \"token\": \"<access>\"})"
 	@echo "  Webhooks:  sender 'dev' (secret in var/webhook_dev_secret): $(PY) manage.py webhook_sign --topic prices <payload.json>"
 	@echo "  Email:     notification emails are printed by the worker (console backend)"
+	@echo "  Escrow:    contract deployed on the local chain by the chain process; disputes are resolved with anvil"
+	@echo "             dev account #9 (admin: Escrow > Escrows > Disputed; sign the prepared resolve transaction)"
 	@echo ""
 	@mkdir -p var && cat Procfile $(if $(filter 1,$(SANDBOX)),Procfile.sandbox) > var/Procfile.run
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho start -f var/Procfile.run -d $(CURDIR) -p $(PORT); \

@@ -317,7 +317,12 @@ class TransactionListItemOutput(serializers.Serializer):
 
     def get_description(self, obj: ChainTransaction) -> str:
         amount = from_base_units(obj.amount_base, obj.decimals)
-        return f"Sent {amount} {obj.asset.symbol} to {obj.to_address[:6]}…{obj.to_address[-4:]}"
+        to = f"{obj.to_address[:6]}…{obj.to_address[-4:]}"
+        if obj.type == ChainTransaction.Type.ESCROW:
+            return f"Escrow of {amount} {obj.asset.symbol} (contract {to})"
+        if obj.type == ChainTransaction.Type.APPROVAL:
+            return f"Allowed {to} to move {amount} {obj.asset.symbol}"
+        return f"Sent {amount} {obj.asset.symbol} to {to}"
 
     def get_amount(self, obj: ChainTransaction) -> str:
         return from_base_units(obj.amount_base, obj.decimals)
