@@ -17,6 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from eth_utils import keccak
 
 from apps.chains.clients import client_for
 from apps.chains.clients.base import AssetRef
@@ -325,6 +326,8 @@ def escrow_action_submit(
     with transaction.atomic():
         escrow = Escrow.objects.select_for_update().select_related("deployment", "token").get(pk=escrow.pk)
         action = escrow.actions.filter(user=user).order_by("-created_at", "-id").first()
+        if action is not None and _already_submitted(action, signed_transactions, tx_hashes):
+            return action  # the same transactions again: nothing to do
         if action is None or action.status not in (*EscrowAction.OPEN_STATUSES, EscrowAction.Status.LAPSED):
             raise StateConflict("no_prepared_transition", "Nothing of yours is waiting for a signature on this escrow.")
         if action.status == EscrowAction.Status.LAPSED and open_action(escrow=escrow) is not None:
@@ -362,6 +365,12 @@ def escrow_action_submit(
             action.status = EscrowAction.Status.SUBMITTED
         action.save()
     return action
+
+
+def _already_submitted(action: EscrowAction, signed: list[str] | None, hashes: list[str] | None) -> bool:
+    given = [keccak(hexstr=raw).hex() for raw in signed or []] + [h.lower().removeprefix("0x") for h in hashes or []]
+    known = {h.lower().removeprefix("0x") for h in action.tx_hashes}
+    return bool(given) and all(h.removeprefix("0x") in known for h in given)
 
 
 def _note(hashes: list[str], main, record: ChainTransaction, call: ExpectedCall):
