@@ -3,19 +3,26 @@ recipient. Anyone else gets 404 (STYLE.md section 2)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from apps.accounts.models import User
+from apps.escrow.chain import DISPUTE_TIMEOUT_SECONDS
 from apps.escrow.models import Escrow, EscrowDeployment
 from engipay.api.errors import NotFound
 
 
 def _wallets(user: User) -> list[str]:
-    return list(user.wallets.filter(chain_kind="evm", verified_at__isnull=False).values_list("address", flat=True))
+    """The user's verified EVM addresses, read once per user object (a list page asks for every row)."""
+    cached = getattr(user, "_escrow_wallets", None)
+    if cached is None:
+        rows = user.wallets.filter(chain_kind="evm", verified_at__isnull=False)
+        cached = list(rows.values_list("address", flat=True))
+        user._escrow_wallets = cached
+    return cached
 
 
 def _mine(user: User) -> Q:
@@ -100,3 +107,23 @@ def escrow_effective_status(*, escrow: Escrow, now: datetime | None = None) -> s
     if escrow.status == Escrow.Status.PENDING and escrow.expires_at <= now:
         return Escrow.Status.EXPIRED
     return escrow.status
+
+
+def escrow_available_actions(*, escrow: Escrow, roles: set[str], now: datetime | None = None) -> list[str]:
+    """The transitions the contract would take from a caller playing ``roles`` now (the escrow as last indexed)."""
+    now = now or chain_now(deployment=escrow.deployment)
+    if escrow.status == Escrow.Status.DISPUTED:
+        over = escrow.expires_at + timedelta(seconds=DISPUTE_TIMEOUT_SECONDS) <= now
+        return ["refund"] if over and roles else []
+    if escrow.status != Escrow.Status.PENDING or not roles:
+        return []
+    if escrow.expires_at <= now:
+        return ["refund"]
+    actions = []
+    if "recipient" in roles:
+        actions += ["accept", "reject"]
+    if "sender" in roles:
+        actions.append("cancel")
+    if escrow.resolver_address:
+        actions.append("dispute")
+    return actions

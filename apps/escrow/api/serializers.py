@@ -6,11 +6,12 @@ import re
 from typing import Any
 
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.chains.units import from_base_units
 from apps.escrow.models import Escrow, EscrowAction, EscrowEvent
-from apps.escrow.selectors import escrow_effective_status
+from apps.escrow.selectors import escrow_available_actions, escrow_effective_status, escrow_roles
 from apps.escrow.services.escrows import payment_link
 from apps.transactions.api.serializers import AmountField
 
@@ -186,6 +187,10 @@ class EscrowOutput(serializers.Serializer):
     refunded_to_sender = serializers.SerializerMethodField()
     block_number = serializers.IntegerField(allow_null=True, help_text="Block of the last indexed event.")
     pending_action = serializers.SerializerMethodField()
+    available_actions = serializers.SerializerMethodField(
+        help_text="What the caller may prepare now: accept / reject (recipient), cancel (sender), dispute (either, "
+        "when a resolver is named), refund (either, once expired: settles the escrow on chain)."
+    )
 
     def get_token_address(self, escrow: Escrow) -> str:
         return "0x0" if int(escrow.token_address, 16) == 0 else escrow.token_address
@@ -217,6 +222,13 @@ class EscrowOutput(serializers.Serializer):
     def get_refunded_to_sender(self, escrow: Escrow) -> str | None:
         return _units(escrow.refunded_to_sender_base, escrow.decimals)
 
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_available_actions(self, escrow: Escrow) -> list[str]:
+        user = self.context.get("user")
+        if user is None:
+            return []
+        return escrow_available_actions(escrow=escrow, roles=escrow_roles(escrow=escrow, user=user))
+
     def get_pending_action(self, escrow: Escrow) -> dict[str, Any] | None:
         action = next((a for a in escrow.actions.all() if a.status in EscrowAction.OPEN_STATUSES), None)
         return None if action is None else ActionOutput(action).data
@@ -226,7 +238,7 @@ class CreateOutput(EscrowOutput):
     transaction_hash = serializers.CharField(
         allow_null=True,
         help_text="null: nothing is signed yet (status awaiting_signature). Submit the signed transactions to "
-        "POST /api/payments/escrow/{id}/submit."
+        "POST /api/payments/escrow/{id}/submit.",
     )
     gas_estimate = GasEstimateOutput()
     transactions = StepOutput(many=True, help_text="Sign and submit in this order.")

@@ -179,17 +179,17 @@ class EscrowCreateView(APIView):
     def post(self, request: Request) -> Response:
         data = validated(CreateInput, request.data)
         prepared = escrows.escrow_create(user=request.user, **data)
-        return Response(_create_body(prepared), status=201)
+        return Response(_create_body(prepared, request.user), status=201)
 
 
 def _steps(action: EscrowAction) -> dict[str, Any]:
     return {"transactions": action.transactions, "transaction": action.transactions[-1]["transaction"]}
 
 
-def _create_body(prepared: escrows.Prepared) -> dict[str, Any]:
+def _create_body(prepared: escrows.Prepared, user: Any) -> dict[str, Any]:
     """CreateOutput: the escrow as GET shows it, plus what to sign (nothing is signed yet)."""
     return {
-        **EscrowOutput(prepared.escrow).data,
+        **EscrowOutput(prepared.escrow, context={"user": user}).data,
         "transaction_hash": None,
         "gas_estimate": prepared.gas_estimate,
         **_steps(prepared.action),
@@ -211,7 +211,7 @@ class EscrowListView(APIView):
         rows = selectors.escrow_list_for_user(user=request.user, **query)
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(rows, request, view=self)
-        return paginator.get_paginated_response(EscrowOutput(page, many=True).data)
+        return paginator.get_paginated_response(EscrowOutput(page, many=True, context={"user": request.user}).data)
 
 
 class EscrowDetailView(APIView):
@@ -223,7 +223,7 @@ class EscrowDetailView(APIView):
     )
     def get(self, request: Request, escrow_id: str) -> Response:
         escrow = selectors.escrow_get_for_user(user=request.user, escrow_id=escrow_id)
-        return Response(EscrowOutput(escrow).data)
+        return Response(EscrowOutput(escrow, context={"user": request.user}).data)
 
 
 def _transition_view(kind: str, summary: str, who: str) -> type[APIView]:

@@ -4,6 +4,7 @@ escrow_deploy``, parties with wallet keys, chain time travel that is undone afte
 from __future__ import annotations
 
 import io
+import time
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
@@ -50,10 +51,12 @@ def escrow_chain(settings, db, local_chain, anvil_w3):
 
 @pytest.fixture
 def time_travel(anvil_w3) -> Callable[[int], int]:
-    """``time_travel(seconds)``: chain time jumps ahead and a block is mined; returns the new block's time."""
+    """``time_travel(seconds)``: a block is mined ``seconds`` after now (the later of the wall clock and chain
+    time: after an evm_revert anvil's clock may lag the wall clock); returns the new block's time."""
 
     def travel(seconds: int) -> int:
-        anvil_w3.provider.make_request("evm_increaseTime", [seconds])
+        latest = anvil_w3.eth.get_block("latest")["timestamp"]
+        anvil_w3.provider.make_request("evm_setNextBlockTimestamp", [max(latest, int(time.time())) + seconds])
         anvil_w3.provider.make_request("evm_mine", [])
         return anvil_w3.eth.get_block("latest")["timestamp"]
 

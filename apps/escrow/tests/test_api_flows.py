@@ -262,3 +262,15 @@ def test_the_list_shows_mine_as_sender_or_recipient_with_filters(flow, party):
     assert [row["escrow_id"] for row in bob.client.get("/api/payments/escrow").json()["escrows"]] == [to_bob]
     assert_error_shape(alice.client.get("/api/payments/escrow", {"status": "bogus"}), 400)
     assert Decimal(listed["escrows"][0]["amount"]) == 3
+
+
+def test_each_party_is_offered_what_it_may_do_and_the_refund_after_expiry(flow, party, time_travel):
+    sender, recipient = party(), party()
+    escrow_id = flow.created(sender, recipient, expires_in_hours=2)
+    assert flow.get(recipient, escrow_id).json()["available_actions"] == ["accept", "reject", "dispute"]
+    assert flow.get(sender, escrow_id).json()["available_actions"] == ["cancel", "dispute"]
+    time_travel(2 * 3600 + 1)
+    flow.index()
+    for who in (sender, recipient):
+        shown = flow.get(who, escrow_id).json()
+        assert (shown["status"], shown["available_actions"]) == ("expired", ["refund"])
