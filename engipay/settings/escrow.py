@@ -38,3 +38,10 @@ ESCROW_NOTIFY_MAX_AGE_SECONDS = env_int("ESCROW_NOTIFY_MAX_AGE_SECONDS", 24 * 36
 ESCROW_EVIDENCE_MAX_BYTES = env_int("ESCROW_EVIDENCE_MAX_BYTES", 5 * 1024 * 1024, minimum=1024)
 ESCROW_EVIDENCE_PER_STATEMENT = env_int("ESCROW_EVIDENCE_PER_STATEMENT", 5, minimum=1)
 ESCROW_EVIDENCE_MAX_PIXELS = env_int("ESCROW_EVIDENCE_MAX_PIXELS", 25_000_000, minimum=10_000)
+# Largest dispute statement body (JSON with base64 evidence, or multipart): a full set of evidence files in base64
+# plus room for the text. Larger bodies are refused with 413 before they are parsed.
+ESCROW_REQUEST_MAX_BYTES = env_int(
+    "ESCROW_REQUEST_MAX_BYTES",
+    ESCROW_EVIDENCE_PER_STATEMENT * ((ESCROW_EVIDENCE_MAX_BYTES + 2) // 3 * 4 * 105 // 100 + 64) + 256 * 1024,
+    minimum=64 * 1024,
+)
