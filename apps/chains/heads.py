@@ -3,7 +3,11 @@
 New heads come from a websocket ``newHeads`` subscription where an EVM node offers one, and from polling the
 chain client's head otherwise; ``on_head`` also runs every ``TX_TRACKER_SWEEP_SECONDS`` and once on start.
 ``manage.py chain_tracker`` (apps.transactions) runs one per chain with ``on_head`` refreshing that chain's open
-transactions; nothing lives in memory, so a restart resumes where the last process stopped.
+transactions, then running the head hooks; nothing lives in memory, so a restart resumes where the last process
+stopped.
+
+Head hooks let a higher app react to new heads without this app importing it (STYLE.md section 1): the escrow
+app registers its indexer in its ``AppConfig.ready()`` with ``head_hook_register``.
 """
 
 from __future__ import annotations
@@ -24,6 +28,27 @@ from apps.chains.registry import ChainConfig
 from engipay.api.errors import ChainUnavailable
 
 logger = logging.getLogger(__name__)
+
+HeadHook = Callable[[str], object]
+_head_hooks: list[HeadHook] = []
+
+
+def head_hook_register(hook: HeadHook) -> HeadHook:
+    """Call ``hook(network_key)`` on every new head of a chain (usable as a decorator; registering the same
+    function twice keeps one)."""
+    if hook not in _head_hooks:
+        _head_hooks.append(hook)
+    return hook
+
+
+def head_hooks_run(network: str) -> None:
+    """Run every registered hook for ``network``, in registration order. A hook that fails is logged and the others
+    still run: one app's trouble must not stop the follower."""
+    for hook in list(_head_hooks):
+        try:
+            hook(network)
+        except Exception:
+            logger.exception("Head hook %s failed on %s", getattr(hook, "__qualname__", hook), network)
 
 
 def websocket_url(config: ChainConfig) -> str | None:

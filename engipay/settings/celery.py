@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .env import env_int, env_str
+from .escrow import ESCROW_INDEX_EVERY_SECONDS
 from .kyc import AML_SDN_RELOAD_MINUTES
 from .notifications import NOTIFY_SWEEP_EVERY_SECONDS, WEBHOOK_SWEEP_EVERY_SECONDS
 from .prices import PRICE_INGEST_EVERY_SECONDS, PRICE_LOCAL_FEEDS_MOVE_EVERY_SECONDS
@@ -62,6 +63,14 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": NOTIFY_SWEEP_EVERY_SECONDS,
         "options": {"expires": NOTIFY_SWEEP_EVERY_SECONDS},
     },
+    # Escrow contract events into Escrow rows on every deployment; the chain tracker also runs it on each new head.
+    "escrow-index": {
+        "task": "escrow.index",
+        "schedule": ESCROW_INDEX_EVERY_SECONDS,
+        "options": {"expires": ESCROW_INDEX_EVERY_SECONDS},
+    },
+    # Parties of pending escrows past their expiry (chain time) are told the refund can be claimed, once.
+    "escrow-expiry-notify": {"task": "escrow.expiry_notify", "schedule": 60, "options": {"expires": 60}},
     # Inbound webhook deliveries older than WEBHOOK_RETENTION_DAYS are deleted.
     "webhooks-deliveries-purge": {"task": "webhooks.deliveries_purge", "schedule": 6 * 3600},
     # Accepted webhook deliveries whose processing task was lost (broker down when they arrived) are queued again.

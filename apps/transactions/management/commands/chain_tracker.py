@@ -1,4 +1,5 @@
-"""``manage.py chain_tracker``: follow the head of every configured chain and move transactions to finality.
+"""``manage.py chain_tracker``: follow the head of every configured chain and move transactions to finality; the
+head hooks other apps registered (``apps.chains.heads``, e.g. the escrow indexer) run on every head too.
 
 Long-running (Procfile ``tracker``). ``--once`` sweeps once and exits; ``--max-seconds`` bounds a run.
 """
@@ -14,7 +15,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from apps.chains.heads import HeadFollower
+from apps.chains.heads import HeadFollower, head_hooks_run
 from apps.chains.registry import ChainConfig, chains
 from apps.transactions import services
 
@@ -34,6 +35,7 @@ class Command(BaseCommand):
         if once:
             for config in configs:
                 count = services.transactions_refresh_open(network=config.key)
+                head_hooks_run(config.key)
                 self.stdout.write(f"{config.key}: {count} open transaction(s) refreshed")
             return
         stop = threading.Event()
@@ -75,4 +77,10 @@ class Command(BaseCommand):
 
 
 def _refresher(config: ChainConfig):
-    return lambda: services.transactions_refresh_open(network=config.key)
+    def refresh() -> None:
+        try:
+            services.transactions_refresh_open(network=config.key)
+        finally:
+            head_hooks_run(config.key)  # other apps' work on the head (the escrow indexer); never raises
+
+    return refresh
