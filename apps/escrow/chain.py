@@ -5,7 +5,7 @@ so a change of the Solidity source shows up here through the artifact only."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +108,18 @@ def event_specs() -> dict[str, EventSpec]:
     return specs
 
 
+PAYMENT_DEFERRED = "0x" + keccak(text="PaymentDeferred(address,address,uint256)").hex()
+
+
+def deferred_decode(topics: list[str], data: str) -> dict[str, str] | None:
+    """A ``PaymentDeferred(to, token, amount)`` log (a payout the receiver could not take, kept for it to
+    ``withdraw``) as {to, token, amount}; None for any other log."""
+    if not topics or topics[0].lower() != PAYMENT_DEFERRED or len(topics) != 3:
+        return None
+    to, token = (checksum("0x" + topic[-40:]) for topic in topics[1:3])
+    return {"to": to, "token": token, "amount": str(int(data, 16))}
+
+
 @dataclass(frozen=True)
 class DecodedEvent:
     name: str
@@ -115,9 +127,15 @@ class DecodedEvent:
     args: dict[str, Any]  # addresses checksummed, integers as int, bytes32 as 0x hex, bools
 
 
+@lru_cache(maxsize=65536)
+def checksum(address: str) -> str:
+    """EIP-55 spelling (cached: the indexer meets the same few addresses in thousands of logs)."""
+    return to_checksum_address(address)
+
+
 def _plain(kind: str, value: Any) -> Any:
     if kind == "address":
-        return to_checksum_address(value)
+        return checksum(value)
     if kind == "bytes32":
         return "0x" + value.hex()
     return value
@@ -170,6 +188,12 @@ def escrow_read(client: EvmClient, *, contract: str, onchain_id: str, block: str
         memo_hash="0x" + memo.hex(),
         require_confirmation=confirm,
     )
+
+
+def owed_read(client: EvmClient, *, contract: str, owner: str, token: str) -> int:
+    """A payout kept for ``owner`` because it could not take it (``owed(owner, token)``)."""
+    raw = client.eth_call(contract, calldata("owed", owner, token))
+    return decode(["uint256"], raw)[0]
 
 
 def allowance_read(client: EvmClient, *, token: str, owner: str, spender: str) -> int:

@@ -179,6 +179,7 @@ class EscrowAction(models.Model):
         DISPUTE = "dispute", "Dispute"
         REFUND = "refund", "Settle after expiry"
         RESOLVE = "resolve", "Resolve dispute"
+        WITHDRAW = "withdraw", "Withdraw a deferred payout"
 
     class Status(models.TextChoices):
         PREPARED = "prepared", "Prepared, awaiting signature"

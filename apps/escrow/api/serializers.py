@@ -83,7 +83,9 @@ class SubmitInput(serializers.Serializer):
 
 
 class StepOutput(serializers.Serializer):
-    step = serializers.CharField(help_text="approve, create, accept, reject, cancel, dispute, refund or resolve")
+    step = serializers.CharField(
+        help_text="approve, create, accept, reject, cancel, dispute, refund, resolve or withdraw"
+    )
     transaction = serializers.JSONField(
         help_text="Unsigned EIP-1559 transaction; quantities are 0x-hex strings (eth-account / EIP-1193)."
     )
@@ -187,6 +189,10 @@ class EscrowOutput(serializers.Serializer):
     refunded_to_sender = serializers.SerializerMethodField()
     block_number = serializers.IntegerField(allow_null=True, help_text="Block of the last indexed event.")
     pending_action = serializers.SerializerMethodField()
+    deferred_payouts = serializers.SerializerMethodField(
+        help_text="Payouts the contract kept because the receiving address refused them (a contract refusing ETH, "
+        "a token blocking the address): [{to, amount}]. The receiver takes them with POST …/withdraw."
+    )
     available_actions = serializers.SerializerMethodField(
         help_text="What the caller may prepare now: accept / reject (recipient), cancel (sender), dispute (either, "
         "when a resolver is named), refund (either, once expired: settles the escrow on chain)."
@@ -222,12 +228,25 @@ class EscrowOutput(serializers.Serializer):
     def get_refunded_to_sender(self, escrow: Escrow) -> str | None:
         return _units(escrow.refunded_to_sender_base, escrow.decimals)
 
+    @extend_schema_field(serializers.ListField(child=serializers.DictField(child=serializers.CharField())))
+    def get_deferred_payouts(self, escrow: Escrow) -> list[dict[str, str]]:
+        return [
+            {"to": payout["to"], "amount": _units(payout["amount"], escrow.decimals)}
+            for event in escrow.events.all()
+            for payout in event.args.get("deferred", [])
+        ]
+
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_available_actions(self, escrow: Escrow) -> list[str]:
         user = self.context.get("user")
         if user is None:
             return []
-        return escrow_available_actions(escrow=escrow, roles=escrow_roles(escrow=escrow, user=user))
+        roles = escrow_roles(escrow=escrow, user=user)
+        actions = escrow_available_actions(escrow=escrow, roles=roles)
+        mine = {escrow.sender_address if role == "sender" else escrow.recipient_address for role in roles}
+        if any(payout["to"] in mine for payout in self.get_deferred_payouts(escrow)):
+            actions.append("withdraw")  # until withdrawn (the prepare reads the contract's owed balance)
+        return actions
 
     def get_pending_action(self, escrow: Escrow) -> dict[str, Any] | None:
         action = next((a for a in escrow.actions.all() if a.status in EscrowAction.OPEN_STATUSES), None)
@@ -255,6 +274,12 @@ class TransitionOutput(serializers.Serializer):
     transaction = serializers.JSONField()
     gas_estimate = GasEstimateOutput(allow_null=True, help_text="null when this repeats an already prepared call.")
     prepared_until = serializers.DateTimeField(help_text="Submit before this, or the call lapses.")
+
+
+class WithdrawInput(serializers.Serializer):
+    to = serializers.CharField(
+        max_length=64, required=False, help_text="Where the payout goes; default: the wallet it was kept for."
+    )
 
 
 class SubmitOutput(serializers.Serializer):

@@ -12,6 +12,7 @@ urlpatterns = [
     path("/<uuid:escrow_id>/cancel", views.EscrowCancelView.as_view(), name="escrow-cancel"),
     path("/<uuid:escrow_id>/dispute", views.EscrowDisputeView.as_view(), name="escrow-dispute"),
     path("/<uuid:escrow_id>/refund", views.EscrowRefundView.as_view(), name="escrow-refund"),
+    path("/<uuid:escrow_id>/withdraw", views.EscrowWithdrawView.as_view(), name="escrow-withdraw"),
     path("/<uuid:escrow_id>/submit", views.EscrowSubmitView.as_view(), name="escrow-submit"),
     path("/<uuid:escrow_id>/dispute/", include("apps.escrow.api.dispute_urls")),
 ]

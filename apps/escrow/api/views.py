@@ -24,6 +24,7 @@ from .serializers import (
     SubmitInput,
     SubmitOutput,
     TransitionOutput,
+    WithdrawInput,
 )
 
 ERRORS = {
@@ -226,6 +227,21 @@ class EscrowDetailView(APIView):
         return Response(EscrowOutput(escrow, context={"user": request.user}).data)
 
 
+def _transition_body(prepared: escrows.Prepared) -> dict[str, Any]:
+    action = prepared.action
+    body = {
+        "escrow_id": prepared.escrow.id,
+        "action": action.kind,
+        "status": "awaiting_signature",
+        "signer": action.signer_address,
+        "contract_address": prepared.escrow.deployment.address,
+        "gas_estimate": prepared.gas_estimate,
+        "prepared_until": action.prepared_until,
+        **_steps(action),
+    }
+    return TransitionOutput(body).data
+
+
 def _transition_view(kind: str, summary: str, who: str) -> type[APIView]:
     class TransitionView(APIView):
         throttle_classes = [EscrowThrottle]
@@ -245,18 +261,7 @@ def _transition_view(kind: str, summary: str, who: str) -> type[APIView]:
         def post(self, request: Request, escrow_id: str) -> Response:
             escrow = selectors.escrow_get_for_user(user=request.user, escrow_id=escrow_id)
             prepared = escrows.escrow_transition_prepare(escrow=escrow, user=request.user, kind=kind)
-            action = prepared.action
-            body = {
-                "escrow_id": escrow.id,
-                "action": action.kind,
-                "status": "awaiting_signature",
-                "signer": action.signer_address,
-                "contract_address": escrow.deployment.address,
-                "gas_estimate": prepared.gas_estimate,
-                "prepared_until": action.prepared_until,
-                **_steps(action),
-            }
-            return Response(TransitionOutput(body).data)
+            return Response(_transition_body(prepared))
 
     TransitionView.__name__ = f"Escrow{kind.title()}View"
     TransitionView.__qualname__ = TransitionView.__name__
@@ -283,6 +288,24 @@ EscrowRefundView = _transition_view(
     "Prepare the settlement of an expired escrow (refund; or release when no confirmation was required)",
     "Either party, once the escrow's expiry has passed in chain time (409 `invalid_state` before).",
 )
+
+
+class EscrowWithdrawView(APIView):
+    throttle_classes = [EscrowThrottle]
+
+    @extend_schema(
+        tags=["escrow"],
+        summary="Prepare the withdrawal of a payout the contract kept for you (see deferred_payouts)",
+        description="When a payout could not be pushed to its receiver (a contract refusing ETH, a token blocking "
+        "the address), the contract keeps it for that address; `withdraw(token, to)` sends it where the receiver "
+        "chooses. 409 `nothing_owed` when nothing (more) is kept for your wallet.",
+        request=WithdrawInput,
+        responses={200: TransitionOutput, **ERRORS},
+    )
+    def post(self, request: Request, escrow_id: str) -> Response:
+        escrow = selectors.escrow_get_for_user(user=request.user, escrow_id=escrow_id)
+        data = validated(WithdrawInput, request.data)
+        return Response(_transition_body(escrows.escrow_withdraw_prepare(escrow=escrow, user=request.user, **data)))
 
 
 class EscrowSubmitView(APIView):

@@ -220,6 +220,16 @@ def open_action(*, escrow: Escrow) -> EscrowAction | None:
         action.status = EscrowAction.Status.LAPSED
     elif action.chain_transaction is not None and action.chain_transaction.status in failed:
         action.status = EscrowAction.Status.FAILED
+    elif (
+        action.kind == Kind.WITHDRAW
+        and action.chain_transaction is not None
+        and action.chain_transaction.status
+        in (
+            ChainTransaction.Status.CONFIRMED,
+            ChainTransaction.Status.FINALIZED,
+        )
+    ):
+        action.status = EscrowAction.Status.DONE  # no escrow event marks a withdrawal: its transaction does
     else:
         return action
     action.save(update_fields=["status", "updated_at"])
@@ -265,6 +275,40 @@ def escrow_transition_prepare(*, escrow: Escrow, user, kind: str) -> Prepared:
     roles = escrow_roles(escrow=escrow, user=user)
     if not roles & allowed:
         raise _refuse_role(kind, allowed)
+
+    def build(locked: Escrow, client) -> tuple[str, bytes]:
+        onchain = contract.escrow_read(client, contract=locked.deployment.address, onchain_id=locked.onchain_id)
+        _check_state(locked, kind, onchain, chain_now(deployment=locked.deployment))
+        return _signer_for(locked, roles, allowed), contract.calldata(function, contract.id_bytes(locked.onchain_id))
+
+    return _prepare_locked(escrow=escrow, user=user, kind=kind, build=build)
+
+
+def escrow_withdraw_prepare(*, escrow: Escrow, user, to: str | None = None) -> Prepared:
+    """Prepare ``withdraw(token, to)`` for a party whose payout from this escrow was kept by the contract
+    (``PaymentDeferred``: its address refused the transfer). ``to``: where it goes; default the party's wallet."""
+    roles = escrow_roles(escrow=escrow, user=user)
+    mine = {escrow.sender_address if role == "sender" else escrow.recipient_address for role in roles}
+    deferred = [p["to"] for e in escrow.events.all() for p in e.args.get("deferred", []) if p["to"] in mine]
+    if not roles:
+        raise _refuse_role(Kind.WITHDRAW, {"sender", "recipient"})
+    if not deferred:
+        raise StateConflict("nothing_owed", "No payout of this escrow was kept for your wallet.")
+    signer = deferred[0]
+
+    def build(locked: Escrow, client) -> tuple[str, bytes]:
+        owed = contract.owed_read(client, contract=locked.deployment.address, owner=signer, token=locked.token_address)
+        if owed == 0:
+            raise StateConflict("nothing_owed", "The contract holds nothing for your wallet any more: withdrawn.")
+        target = client.validate_address(to) if to else signer
+        return signer, contract.calldata("withdraw", locked.token_address, target)
+
+    return _prepare_locked(escrow=escrow, user=user, kind=Kind.WITHDRAW, build=build)
+
+
+def _prepare_locked(*, escrow: Escrow, user, kind: str, build) -> Prepared:
+    """Under the escrow row lock: the open transition (a repeat of the same request gets it back, anything else
+    is 409), then ``build(escrow, client) -> (signer, calldata)`` checks the chain and the call is prepared."""
     config = chain(escrow.deployment.network)
     with transaction.atomic():
         escrow = Escrow.objects.select_for_update().select_related("deployment", "token").get(pk=escrow.pk)
@@ -279,11 +323,7 @@ def escrow_transition_prepare(*, escrow: Escrow, user, kind: str) -> Prepared:
             )
         if escrow.status == Escrow.Status.AWAITING_SIGNATURE:
             raise StateConflict("not_on_chain", "The escrow is not on chain yet.", {"state": escrow.status})
-        client = client_for(config)
-        onchain = contract.escrow_read(client, contract=escrow.deployment.address, onchain_id=escrow.onchain_id)
-        _check_state(escrow, kind, onchain, chain_now(deployment=escrow.deployment))
-        signer = _signer_for(escrow, roles, allowed)
-        data = contract.calldata(function, contract.id_bytes(escrow.onchain_id))
+        signer, data = build(escrow, client_for(config))
         prepared = calls_prepare(config=config, sender=signer, calls=[Call(kind, escrow.deployment.address, data)])
         try:
             with transaction.atomic():

@@ -29,7 +29,7 @@ from apps.chains.clients import evm_rpc as rpc
 from apps.chains.models import NATIVE_ADDRESS, TokenDeployment
 from apps.chains.registry import chain
 from apps.chains.units import from_base_units
-from apps.escrow.chain import decode_log, event_specs
+from apps.escrow.chain import PAYMENT_DEFERRED, decode_log, deferred_decode, event_specs
 from apps.escrow.models import DisputeDecision, Escrow, EscrowAction, EscrowDeployment, EscrowEvent, IndexedBlock
 from apps.notifications.services import notify
 from engipay.api.errors import ChainUnavailable, InvalidInput
@@ -214,7 +214,7 @@ def _index_step(deployment: EscrowDeployment, client: EvmClient, *, head: int, b
         "fromBlock": hex(start),
         "toBlock": hex(end),
         "address": deployment.address,
-        "topics": [list(event_specs())],
+        "topics": [[*event_specs(), PAYMENT_DEFERRED]],
     }
     logs = rpc.rpc(client, "eth_getLogs", [query])
     again = rpc.rpc(client, *_block(end))
@@ -270,8 +270,13 @@ def _events_of(client: EvmClient, logs: list[dict[str, Any]], end_block: dict[st
     """Decoded events in chain order, each with its block's time (from the log where the node gives it)."""
     times: dict[int, int] = {rpc.qty(end_block["number"]): rpc.qty(end_block["timestamp"])}
     events: list[_Event] = []
+    deferred: dict[str, list[dict[str, str]]] = {}
     for log in logs:
         if log.get("removed"):
+            continue
+        payout = deferred_decode(log["topics"], log["data"])
+        if payout is not None:  # belongs to the transition of the same transaction (one escrow per call)
+            deferred.setdefault(log["transactionHash"], []).append(payout)
             continue
         decoded = decode_log(log["topics"], log["data"])
         if decoded is None:
@@ -294,6 +299,9 @@ def _events_of(client: EvmClient, logs: list[dict[str, Any]], end_block: dict[st
                 log_index=rpc.qty(log["logIndex"]),
             )
         )
+    for event in events:
+        if event.tx_hash in deferred:
+            event.args["deferred"] = deferred[event.tx_hash]
     missing = sorted({e.block_number for e in events} - set(times))
     for offset in range(0, len(missing), _RPC_CHUNK):
         chunk = missing[offset : offset + _RPC_CHUNK]

@@ -12,6 +12,9 @@ import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol
 /// the recipient. Either party may open a dispute before expiry if the escrow names a resolver; the resolver then
 /// splits the funds. If the resolver has not decided DISPUTE_TIMEOUT after expiry, anyone may refund the sender.
 /// There is no owner: nobody but the parties and the escrow's own resolver can move its funds.
+/// Payouts are pushed; one the receiver cannot take (a contract refusing ETH, a token that blocks the address)
+/// is kept for it instead of reverting, so no transition can be blocked by a receiver, and the receiver can
+/// `withdraw` it later to an address of its choice.
 /// @dev An escrow's id is keccak256(abi.encode(sender, salt)), so nobody can take another sender's id.
 /// Fee-on-transfer tokens are refused: the contract must receive exactly the amount it will pay out.
 contract EngiPayEscrow is ReentrancyGuard {
@@ -44,6 +47,8 @@ contract EngiPayEscrow is ReentrancyGuard {
     uint256 public constant MAX_DURATION = 366 days;
 
     mapping(bytes32 => Escrow) private _escrows;
+    /// Payouts the receiver could not take: owed[receiver][token] (token address(0): ETH).
+    mapping(address => mapping(address => uint256)) public owed;
 
     event EscrowCreated(
         bytes32 indexed id,
@@ -62,6 +67,8 @@ contract EngiPayEscrow is ReentrancyGuard {
     event EscrowExpired(bytes32 indexed id, address indexed paidTo, uint256 amount);
     event EscrowDisputed(bytes32 indexed id, address indexed by);
     event EscrowResolved(bytes32 indexed id, uint256 toRecipient, uint256 toSender);
+    event PaymentDeferred(address indexed to, address indexed token, uint256 amount);
+    event Withdrawn(address indexed owner, address indexed token, address to, uint256 amount);
 
     error EscrowExists(bytes32 id);
     error EscrowNotFound(bytes32 id);
@@ -82,6 +89,7 @@ contract EngiPayEscrow is ReentrancyGuard {
     error EthAmountMismatch(uint256 expected, uint256 sent);
     error FeeOnTransferToken(address token, uint256 expected, uint256 received);
     error EthTransferFailed(address to, uint256 amount);
+    error NothingOwed(address owner, address token);
 
     /// @notice Lock `msg.value` ETH for `recipient`.
     function createEth(
@@ -180,11 +188,26 @@ contract EngiPayEscrow is ReentrancyGuard {
         } else if (e.state != State.Pending) {
             revert InvalidState(id, e.state);
         }
-        if (block.timestamp < deadline) revert EscrowNotExpired(id, e.expiresAt);
+        if (block.timestamp < deadline) revert EscrowNotExpired(id, uint64(deadline));
         address paidTo = (e.state == State.Pending && !e.requireConfirmation) ? e.recipient : e.sender;
         e.state = State.Expired;
         emit EscrowExpired(id, paidTo, e.amount);
         _pay(e.token, paidTo, e.amount);
+    }
+
+    /// @notice Take a payout that could not be pushed (see `owed`), sent to `to`.
+    function withdraw(address token, address to) external nonReentrant {
+        uint256 amount = owed[msg.sender][token];
+        if (amount == 0) revert NothingOwed(msg.sender, token);
+        if (to == address(0)) revert InvalidRecipient(to);
+        owed[msg.sender][token] = 0;
+        emit Withdrawn(msg.sender, token, to, amount);
+        if (token == address(0)) {
+            (bool ok, ) = to.call{value: amount}("");
+            if (!ok) revert EthTransferFailed(to, amount);
+        } else {
+            IERC20(token).safeTransfer(to, amount);
+        }
     }
 
     function escrowId(address sender, bytes32 salt) public pure returns (bytes32) {
@@ -236,11 +259,15 @@ contract EngiPayEscrow is ReentrancyGuard {
     }
 
     function _pay(address token, address to, uint256 amount) private {
+        bool ok;
         if (token == address(0)) {
-            (bool ok, ) = to.call{value: amount}("");
-            if (!ok) revert EthTransferFailed(to, amount);
+            (ok, ) = to.call{value: amount}("");
         } else {
-            IERC20(token).safeTransfer(to, amount);
+            ok = IERC20(token).trySafeTransfer(to, amount);
+        }
+        if (!ok) {
+            owed[to][token] += amount;
+            emit PaymentDeferred(to, token, amount);
         }
     }
 }

@@ -1,0 +1,66 @@
+"""A payout the receiver's address refuses is kept by the contract (PaymentDeferred); the API shows it and
+prepares the withdrawal to an address the receiver chooses."""
+
+from __future__ import annotations
+
+import pytest
+from eth_account import Account
+
+from apps.chains import devchain
+from apps.chains.models import Token, TokenDeployment
+from apps.chains.solidity import artifact
+from apps.escrow.chain import ESCROW_CONTRACTS
+from apps.escrow.tests.conftest import send_call
+from apps.transactions.services import transactions_refresh_open
+from tests.helpers import assert_error_shape
+
+pytestmark = pytest.mark.django_db
+
+TESTING = ESCROW_CONTRACTS / "artifacts" / "testing"
+
+
+def usdt_like(w3, holder: str) -> tuple[str, object]:
+    """The USDT-style test token (no return values, a blacklist), registered for ``local`` as USDT."""
+    compiled = artifact("NoReturnToken", TESTING)
+    data = w3.eth.contract(abi=compiled["abi"], bytecode=compiled["bytecode"]).constructor(holder, 10**12)
+    receipt = devchain.send(w3, devchain.dev_account(0), {"data": data.data_in_transaction, "gas": 3_000_000})
+    address = receipt["contractAddress"]
+    token, _ = Token.objects.get_or_create(symbol="USDT", defaults={"name": "Tether (test)"})
+    TokenDeployment.objects.update_or_create(chain="local", token=token, defaults={"address": address, "decimals": 6})
+    return address, w3.eth.contract(address=address, abi=compiled["abi"])
+
+
+def test_a_payout_refused_by_the_recipient_is_kept_and_withdrawn_elsewhere(flow, party, anvil_w3):
+    sender, recipient = party(), party()
+    address, token = usdt_like(anvil_w3, sender.address)
+    escrow_id = flow.created(sender, recipient, amount="75", asset="USDT")
+    blacklist = token.functions.blacklist(recipient.address)._encode_transaction_data()
+    send_call(anvil_w3, devchain.dev_account(0), to=address, data=bytes.fromhex(blacklist[2:]))
+    assert_error_shape(flow.prepare(recipient, escrow_id, "withdraw"), 409, "nothing_owed")
+
+    flow.transition(recipient, escrow_id, "accept")
+    flow.index()
+    shown = flow.get(recipient, escrow_id).json()
+    assert shown["status"] == "accepted"
+    assert shown["deferred_payouts"] == [{"to": recipient.address, "amount": "75"}]
+    assert "withdraw" in shown["available_actions"]
+    assert token.functions.balanceOf(recipient.address).call() == 0
+    assert token.functions.balanceOf(flow.deployment.address).call() == 75 * 10**6
+
+    elsewhere = Account.create().address
+    assert_error_shape(flow.prepare(sender, escrow_id, "withdraw"), 409, "nothing_owed")  # not the sender's
+    prepared = recipient.client.post(f"/api/payments/escrow/{escrow_id}/withdraw", {"to": elsewhere}, format="json")
+    assert prepared.status_code == 200, prepared.content
+    assert prepared.json()["signer"] == recipient.address
+    assert flow.submit(recipient, escrow_id, prepared.json()).status_code == 202
+    assert token.functions.balanceOf(elsewhere).call() == 75 * 10**6
+    assert token.functions.balanceOf(flow.deployment.address).call() == 0
+    assert_error_shape(flow.prepare(recipient, escrow_id, "withdraw"), 409, "transition_in_progress")
+    transactions_refresh_open(network="local")  # the chain tracker confirms the withdrawal
+    assert_error_shape(flow.prepare(recipient, escrow_id, "withdraw"), 409, "nothing_owed")
+
+
+def test_a_stranger_cannot_withdraw(flow, party):
+    sender, recipient, stranger = party(), party(), party()
+    escrow_id = flow.created(sender, recipient)
+    assert_error_shape(flow.prepare(stranger, escrow_id, "withdraw"), 404, "escrow_not_found")
