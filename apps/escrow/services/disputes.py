@@ -202,7 +202,7 @@ def dispute_statement_add(*, escrow: Escrow, user: User, text: str, files: Itera
     _open_for_statements(escrow, has_open_dispute=open_dispute)
     prepared = evidence_prepare(files)
     with evidence_files_removed_on_error() as written, transaction.atomic():
-        escrow = Escrow.objects.select_for_update().select_related("deployment").get(pk=escrow.pk)
+        escrow = Escrow.objects.select_for_update(of=("self",)).select_related("deployment").get(pk=escrow.pk)
         current = open_action(escrow=escrow)  # the status may have moved while the files were checked
         _open_for_statements(escrow, has_open_dispute=current is not None and current.kind == Kind.DISPUTE)
         statement = DisputeStatement.objects.create(escrow=escrow, author=user, role=role, text=text)
@@ -285,7 +285,7 @@ def dispute_decision_prepare(
     to_recipient_base = _split(escrow, to_recipient)
     config = chain(escrow.deployment.network)
     with transaction.atomic():
-        escrow = Escrow.objects.select_for_update().select_related("deployment").get(pk=escrow.pk)
+        escrow = Escrow.objects.select_for_update(of=("self",)).select_related("deployment").get(pk=escrow.pk)
         current = open_action(escrow=escrow)
         if current is not None:
             raise StateConflict(

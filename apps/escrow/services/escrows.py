@@ -311,7 +311,7 @@ def _prepare_locked(*, escrow: Escrow, user, kind: str, build) -> Prepared:
     is 409), then ``build(escrow, client) -> (signer, calldata)`` checks the chain and the call is prepared."""
     config = chain(escrow.deployment.network)
     with transaction.atomic():
-        escrow = Escrow.objects.select_for_update().select_related("deployment", "token").get(pk=escrow.pk)
+        escrow = Escrow.objects.select_for_update(of=("self",)).select_related("deployment", "token").get(pk=escrow.pk)
         current = open_action(escrow=escrow)
         if current is not None:
             if current.kind == kind and current.user_id == user.pk and current.status == EscrowAction.Status.PREPARED:
@@ -364,7 +364,7 @@ def escrow_action_submit(
     """Send (or record, for hashes the wallet broadcast itself) the transactions signed for the escrow's open
     transition of this user, in order. Idempotent: the same transactions again change nothing."""
     with transaction.atomic():
-        escrow = Escrow.objects.select_for_update().select_related("deployment", "token").get(pk=escrow.pk)
+        escrow = Escrow.objects.select_for_update(of=("self",)).select_related("deployment", "token").get(pk=escrow.pk)
         action = escrow.actions.filter(user=user).order_by("-created_at", "-id").first()
         if action is not None and _already_submitted(action, signed_transactions, tx_hashes):
             return action  # the same transactions again: nothing to do
