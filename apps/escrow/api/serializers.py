@@ -188,6 +188,10 @@ class EscrowOutput(serializers.Serializer):
     paid_to_recipient = serializers.SerializerMethodField()
     refunded_to_sender = serializers.SerializerMethodField()
     block_number = serializers.IntegerField(allow_null=True, help_text="Block of the last indexed event.")
+    confirmations = serializers.SerializerMethodField(
+        help_text="Blocks on top of (and including) the last event's block, as far as indexed; 0 before any event. "
+        "The status can still change back if a reorg drops that block."
+    )
     pending_action = serializers.SerializerMethodField()
     deferred_payouts = serializers.SerializerMethodField(
         help_text="Payouts the contract kept because the receiving address refused them (a contract refusing ETH, "
@@ -218,6 +222,11 @@ class EscrowOutput(serializers.Serializer):
 
     def get_payment_link(self, escrow: Escrow) -> str:
         return payment_link(escrow)
+
+    def get_confirmations(self, escrow: Escrow) -> int:
+        if escrow.block_number is None:
+            return 0
+        return max(0, escrow.deployment.indexed_block - escrow.block_number + 1)
 
     def get_settled(self, escrow: Escrow) -> bool:
         return escrow.status not in (Escrow.Status.AWAITING_SIGNATURE, Escrow.Status.PENDING, Escrow.Status.DISPUTED)

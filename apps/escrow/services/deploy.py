@@ -13,7 +13,7 @@ from apps.chains.clients import client_for
 from apps.chains.registry import chain
 from apps.escrow.chain import escrow_artifact
 from apps.escrow.models import EscrowDeployment
-from engipay.api.errors import InvalidInput
+from engipay.api.errors import InvalidInput, StateConflict
 
 from . import indexer
 
@@ -30,11 +30,12 @@ def escrow_code_matches(w3: Web3, address: str) -> bool:
 
 
 def escrow_deploy(
-    *, network: str, private_key: str | None = None, timeout: float = 120
+    *, network: str, private_key: str | None = None, timeout: float = 120, force: bool = False
 ) -> tuple[EscrowDeployment, bool]:
     """Deploy EngiPayEscrow on ``network`` unless its recorded deployment is there. Returns (deployment, deployed
-    now). A recorded address without the contract (a development chain that restarted empty) is deployed again
-    and indexed from scratch."""
+    now). A recorded address without any code (a development chain that restarted empty) is deployed again and
+    indexed from scratch. A recorded contract running other code (an older build holding escrows) is kept:
+    replacing it takes ``force``, and its escrows are then no longer followed."""
     config = chain(network)
     if config.kind != "evm":
         raise InvalidInput("unsupported_network", f"The escrow contract runs on EVM chains; {network} is not one.")
@@ -42,6 +43,12 @@ def escrow_deploy(
     current = EscrowDeployment.objects.filter(network=config.key).first()
     if current is not None and escrow_code_matches(w3, current.address):
         return current, False
+    if current is not None and _runtime_code(w3, current.address) != "0x" and not force:
+        raise StateConflict(
+            "other_escrow_code",
+            f"The recorded escrow contract at {current.address} runs other code than this build (an older "
+            "version?). It is kept, with the escrows it holds; deploy with --force to replace it.",
+        )
     key = private_key or settings.ESCROW_OPERATOR_PRIVATE_KEY
     if not key:
         raise InvalidInput("operator_key_missing", "Set ESCROW_OPERATOR_PRIVATE_KEY to deploy the escrow contract.")

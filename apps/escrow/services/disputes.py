@@ -240,21 +240,21 @@ def _require_resolver(staff_user: User) -> None:
 
 
 def _split(escrow: Escrow, to_recipient: Decimal) -> int:
-    """``to_recipient`` (token units) in base units, within the escrow's amount."""
-    if escrow.decimals is None:
-        raise InvalidInput("unknown_token", "This escrow's token is not in the registry: its decimals are unknown.")
+    """``to_recipient`` (token units; base units for a token outside the registry, whose decimals are unknown)
+    in base units, within the escrow's amount."""
+    decimals = escrow.decimals if escrow.decimals is not None else 0
     if not isinstance(to_recipient, Decimal) or not to_recipient.is_finite() or to_recipient < 0:
         raise InvalidInput(
             "invalid_amount", "The amount to the recipient must be zero or more.", {"field": "to_recipient"}
         )
-    base = to_base_units(to_recipient, escrow.decimals)
+    base = to_base_units(to_recipient, decimals)
     amount = int(escrow.amount_base)
     if base > amount:
-        total = from_base_units(amount, escrow.decimals)
+        total = from_base_units(amount, decimals)
         raise InvalidInput(
             "split_exceeds_amount",
             f"The recipient can get at most the escrowed amount, {total}.",
-            {"field": "to_recipient", "amount": total, "to_recipient": from_base_units(base, escrow.decimals)},
+            {"field": "to_recipient", "amount": total, "to_recipient": from_base_units(base, decimals)},
         )
     return base
 

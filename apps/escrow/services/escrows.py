@@ -115,14 +115,14 @@ def _resolver(config: ChainConfig, given: str | None, *, sender: str, recipient:
     return resolver
 
 
-def _expiry(hours: int) -> Any:
+def _expiry(hours: int, deployment: EscrowDeployment) -> Any:
     if not settings.ESCROW_MIN_HOURS <= hours <= settings.ESCROW_MAX_HOURS:
         raise InvalidInput(
             "invalid_expiry",
             f"expires_in_hours must be between {settings.ESCROW_MIN_HOURS} and {settings.ESCROW_MAX_HOURS}.",
             {"min": settings.ESCROW_MIN_HOURS, "max": settings.ESCROW_MAX_HOURS},
         )
-    return (timezone.now() + timedelta(hours=hours)).replace(microsecond=0)
+    return (chain_now(deployment=deployment) + timedelta(hours=hours)).replace(microsecond=0)
 
 
 def escrow_create(
@@ -152,7 +152,7 @@ def escrow_create(
     if recipient == sender:
         raise InvalidInput("invalid_recipient", "The recipient cannot be the sending wallet.")
     resolver = _resolver(config, dispute_resolver, sender=sender, recipient=recipient)
-    expires_at = _expiry(expires_in_hours)
+    expires_at = _expiry(expires_in_hours, deployment)
     # AML and KYC (apps/kyc) before anything is built: 403 sanctioned_address / kyc_limit_exceeded.
     address_screen(user=user, address=recipient, chain_kind=config.kind, context="escrow_create")
     address_screen(user=user, address=sender, chain_kind=config.kind, context="transaction_sender")
@@ -216,7 +216,9 @@ def open_action(*, escrow: Escrow) -> EscrowAction | None:
     if action is None:
         return None
     failed = (ChainTransaction.Status.FAILED, ChainTransaction.Status.DROPPED)
-    if action.status == EscrowAction.Status.PREPARED and action.prepared_until <= timezone.now():
+    untracked = action.status == EscrowAction.Status.SUBMITTED and action.chain_transaction is None
+    if (action.status == EscrowAction.Status.PREPARED or untracked) and action.prepared_until <= timezone.now():
+        # Never submitted, or only known by the event a reorg dropped (nothing tracks it): it lets go.
         action.status = EscrowAction.Status.LAPSED
     elif action.chain_transaction is not None and action.chain_transaction.status in failed:
         action.status = EscrowAction.Status.FAILED
@@ -301,6 +303,7 @@ def escrow_withdraw_prepare(*, escrow: Escrow, user, to: str | None = None) -> P
         if owed == 0:
             raise StateConflict("nothing_owed", "The contract holds nothing for your wallet any more: withdrawn.")
         target = client.validate_address(to) if to else signer
+        address_screen(user=user, address=target, chain_kind="evm", context="escrow_withdraw")
         return signer, contract.calldata("withdraw", locked.token_address, target)
 
     return _prepare_locked(escrow=escrow, user=user, kind=Kind.WITHDRAW, build=build)
@@ -344,7 +347,7 @@ def _expected(escrow: Escrow, action: EscrowAction, *, limit_usd: Decimal | None
                 data=bytes.fromhex(tx["data"][2:]),
                 value=int(tx["value"], 16),
                 type=ChainTransaction.Type.APPROVAL if approval else ChainTransaction.Type.ESCROW,
-                asset=escrow.token.symbol,
+                asset=escrow.token.symbol if escrow.token_id else None,
                 amount_base=int(escrow.amount_base),
                 shown_to=escrow.deployment.address,
                 limit_usd=limit_usd if step["step"] == "create" else None,
@@ -375,7 +378,7 @@ def escrow_action_submit(
     limit_usd = None
     if action.kind == Kind.CREATE:
         amount = from_base_units(int(escrow.amount_base), escrow.decimals)
-        limit_usd = usd_value_for_limits(symbol=escrow.token.symbol, amount=amount)
+        limit_usd = usd_value_for_limits(symbol=escrow.token.symbol, amount=amount)  # API escrows have a token
     expected = _expected(escrow, action, limit_usd=limit_usd)
     network, signer = escrow.deployment.network, action.signer_address
     hashes, main = list(action.tx_hashes), action.chain_transaction
@@ -413,9 +416,11 @@ def _already_submitted(action: EscrowAction, signed: list[str] | None, hashes: l
     return bool(given) and all(h.removeprefix("0x") in known for h in given)
 
 
-def _note(hashes: list[str], main, record: ChainTransaction, call: ExpectedCall):
-    if record.tx_hash not in hashes:
-        hashes = [*hashes, record.tx_hash]
-    if call.type != ChainTransaction.Type.APPROVAL:
-        main = record
+def _note(hashes: list[str], main, sent, call: ExpectedCall):
+    """``sent``: the recorded transaction, or (for a token outside the registry) its bare hash."""
+    tx_hash = sent if isinstance(sent, str) else sent.tx_hash
+    if tx_hash not in hashes:
+        hashes = [*hashes, tx_hash]
+    if call.type != ChainTransaction.Type.APPROVAL and not isinstance(sent, str):
+        main = sent
     return hashes, main

@@ -270,13 +270,17 @@ def _events_of(client: EvmClient, logs: list[dict[str, Any]], end_block: dict[st
     """Decoded events in chain order, each with its block's time (from the log where the node gives it)."""
     times: dict[int, int] = {rpc.qty(end_block["number"]): rpc.qty(end_block["timestamp"])}
     events: list[_Event] = []
-    deferred: dict[str, list[dict[str, str]]] = {}
+    last_in_tx: dict[str, _Event] = {}
     for log in logs:
         if log.get("removed"):
             continue
         payout = deferred_decode(log["topics"], log["data"])
-        if payout is not None:  # belongs to the transition of the same transaction (one escrow per call)
-            deferred.setdefault(log["transactionHash"], []).append(payout)
+        if payout is not None:
+            # Emitted by the payout of the transition logged just before it in the same transaction (a smart
+            # wallet may batch several escrows' transitions in one transaction).
+            owner = last_in_tx.get(log["transactionHash"])
+            if owner is not None:
+                owner.args.setdefault("deferred", []).append(payout)
             continue
         decoded = decode_log(log["topics"], log["data"])
         if decoded is None:
@@ -299,9 +303,7 @@ def _events_of(client: EvmClient, logs: list[dict[str, Any]], end_block: dict[st
                 log_index=rpc.qty(log["logIndex"]),
             )
         )
-    for event in events:
-        if event.tx_hash in deferred:
-            event.args["deferred"] = deferred[event.tx_hash]
+        last_in_tx[log["transactionHash"]] = events[-1]
     missing = sorted({e.block_number for e in events} - set(times))
     for offset in range(0, len(missing), _RPC_CHUNK):
         chunk = missing[offset : offset + _RPC_CHUNK]
@@ -639,9 +641,10 @@ def _actions_reopen(escrow_ids: list[Any], dropped: list[tuple[Any, str, str, da
         if current is None or tx_hash not in current.tx_hashes:  # the one holding the hash, else the latest
             chosen[action.escrow_id] = action
     now = timezone.now()
+    until = now + timedelta(seconds=settings.ESCROW_ACTION_TTL_SECONDS)  # a fresh deadline: see open_action
     for action in chosen.values():
-        action.status, action.updated_at = ActionStatus.SUBMITTED, now
-    _bulk_set(EscrowAction, list(chosen.values()), ["status", "updated_at"])
+        action.status, action.updated_at, action.prepared_until = ActionStatus.SUBMITTED, now, until
+    _bulk_set(EscrowAction, list(chosen.values()), ["status", "updated_at", "prepared_until"])
 
 
 # --- notifications ----------------------------------------------------------------------------------------------

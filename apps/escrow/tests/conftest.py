@@ -109,8 +109,14 @@ class Flow:
     """Drive escrows through the API the way the frontend does: prepare → sign with eth-account → submit; and
     index the chain the way the tracker does."""
 
-    def __init__(self, deployment) -> None:
+    def __init__(self, deployment, w3) -> None:
         self.deployment = deployment
+        self.w3 = w3
+
+    def mined(self, tx_hashes: list[str]) -> None:
+        """Wait for the receipts (anvil mines right after a send, but not before it answers)."""
+        for tx_hash in tx_hashes:
+            self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30)
 
     def create(self, party, **body: Any):
         return party.client.post("/api/payments/escrow/create", body, format="json")
@@ -139,19 +145,22 @@ class Flow:
         escrow_id = response.json()["escrow_id"]
         submitted = self.submit(sender, escrow_id, response.json())
         assert submitted.status_code == 202, submitted.content
+        self.mined(submitted.json()["transaction_hashes"])
         self.index()
         assert self.get(sender, escrow_id).json()["status"] == "pending"
         return escrow_id
 
-    def transition(self, party, escrow_id: str, action: str) -> dict[str, Any]:
-        """prepare → sign → submit ``action``; the submit response (not yet indexed)."""
+    def transition(self, party, escrow_id: str, action: str, *, mined: bool = True) -> dict[str, Any]:
+        """prepare → sign → submit ``action`` (and wait for it to be mined); the submit response (not indexed)."""
         prepared = self.prepare(party, escrow_id, action)
         assert prepared.status_code == 200, prepared.content
         submitted = self.submit(party, escrow_id, prepared.json())
         assert submitted.status_code == 202, submitted.content
+        if mined:
+            self.mined(submitted.json()["transaction_hashes"])
         return submitted.json()
 
 
 @pytest.fixture
-def flow(escrow_chain, unlimited) -> Flow:
-    return Flow(escrow_chain)
+def flow(escrow_chain, unlimited, anvil_w3) -> Flow:
+    return Flow(escrow_chain, anvil_w3)

@@ -99,7 +99,8 @@ def test_submit_sends_the_create_but_the_status_waits_for_the_chain_event(flow, 
     assert submitted.status_code == 202, submitted.content
     assert submitted.json()["status"] == "submitted"
     tx_hash = submitted.json()["transaction_hashes"][0]
-    # Mined already (anvil automines), but not indexed: the API says what the indexer read, nothing else.
+    flow.mined([tx_hash])
+    # Mined, but not indexed: the API says what the indexer read, nothing else.
     assert flow.get(sender, body["escrow_id"]).json()["status"] == "awaiting_signature"
     record = ChainTransaction.objects.get(tx_hash=tx_hash)
     assert record.type == ChainTransaction.Type.ESCROW

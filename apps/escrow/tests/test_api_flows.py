@@ -3,6 +3,8 @@ state read back only after the indexer read the contract's event, balances check
 
 from __future__ import annotations
 
+import secrets
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -147,7 +149,7 @@ def test_the_state_changes_only_with_the_mined_event(flow, party, anvil_w3, mine
     escrow_id = flow.created(sender, recipient)
     anvil_w3.provider.make_request("evm_setAutomine", [False])
     try:
-        submitted = flow.transition(recipient, escrow_id, "accept")
+        submitted = flow.transition(recipient, escrow_id, "accept", mined=False)
         flow.index()
         shown = flow.get(recipient, escrow_id).json()
         assert shown["status"] == "pending"  # sent, in the mempool: no event yet
@@ -274,3 +276,55 @@ def test_each_party_is_offered_what_it_may_do_and_the_refund_after_expiry(flow, 
     for who in (sender, recipient):
         shown = flow.get(who, escrow_id).json()
         assert (shown["status"], shown["available_actions"]) == ("expired", ["refund"])
+
+
+def test_a_transition_the_wallet_sent_itself_and_a_reorg_dropped_does_not_block_the_escrow(
+    flow, party, anvil_w3, mine, settings
+):
+    """Prepared, broadcast by the wallet without /submit, indexed, then dropped by a reorg: the action is reopened
+    with a deadline, and once it passes, the escrow takes other transitions again."""
+    sender, recipient = party(), party()
+    escrow_id = flow.created(sender, recipient)
+    fork = anvil_w3.provider.make_request("evm_snapshot", [])["result"]
+    prepared = flow.prepare(recipient, escrow_id, "accept").json()
+    anvil_w3.eth.wait_for_transaction_receipt(
+        anvil_w3.eth.send_raw_transaction(recipient.sign(prepared["transaction"]))
+    )
+    flow.index()
+    assert EscrowAction.objects.get(escrow_id=escrow_id, kind="accept").status == EscrowAction.Status.DONE
+    anvil_w3.provider.make_request("evm_revert", [fork])
+    anvil_w3.provider.make_request("evm_setAutomine", [True])
+    send_call(anvil_w3, devchain.dev_account(7), to=devchain.dev_account(6).address, data=b"")  # a different block
+    flow.index()
+    assert flow.get(sender, escrow_id).json()["status"] == "pending"
+    reopened = EscrowAction.objects.get(escrow_id=escrow_id, kind="accept")
+    assert reopened.status == EscrowAction.Status.SUBMITTED  # it may still be mined on the new chain
+    assert_error_shape(flow.prepare(sender, escrow_id, "cancel"), 409, "transition_in_progress")
+    EscrowAction.objects.filter(pk=reopened.pk).update(prepared_until=reopened.prepared_until - timedelta(hours=1))
+    assert flow.prepare(sender, escrow_id, "cancel").status_code == 200
+
+
+def test_an_escrow_in_a_token_outside_the_registry_can_still_be_accepted(flow, party, deploy_token, anvil_w3):
+    sender, recipient = party(), party()
+    token = deploy_token("ODD", 18, {sender.address: 10 * ETH}, register=False)
+    send_call(anvil_w3, sender.signer.account, to=token, data=contract.approve_data(flow.deployment.address, ETH))
+    salt = secrets.token_bytes(32)
+    expires = anvil_w3.eth.get_block("latest")["timestamp"] + 3600
+    args = (salt, recipient.address, token, ETH, expires, b"\0" * 32, True, RESOLVER.address)
+    create = contract.calldata("createToken", *args)
+    assert send_call(anvil_w3, sender.signer.account, to=flow.deployment.address, data=create)["status"] == 1
+    flow.index()
+    escrow = Escrow.objects.get(onchain_id=contract.escrow_id(sender.address, salt))
+    shown = flow.get(recipient, str(escrow.id)).json()
+    assert (shown["status"], shown["asset"], shown["amount"], shown["token_address"]) == (
+        "pending",
+        None,
+        str(ETH),
+        token,
+    )
+    flow.transition(recipient, str(escrow.id), "accept")
+    flow.index()
+    shown = flow.get(recipient, str(escrow.id)).json()
+    assert shown["status"] == "accepted"
+    assert shown["confirmations"] >= 1
+    assert devchain.token_contract(anvil_w3, token).functions.balanceOf(recipient.address).call() == ETH

@@ -11,6 +11,7 @@ from apps.chains.models import Token, TokenDeployment
 from apps.chains.solidity import artifact
 from apps.escrow.chain import ESCROW_CONTRACTS
 from apps.escrow.tests.conftest import send_call
+from apps.kyc.tests.sdn_files import assert_sanctioned, sanction
 from apps.transactions.services import transactions_refresh_open
 from tests.helpers import assert_error_shape
 
@@ -52,7 +53,9 @@ def test_a_payout_refused_by_the_recipient_is_kept_and_withdrawn_elsewhere(flow,
     prepared = recipient.client.post(f"/api/payments/escrow/{escrow_id}/withdraw", {"to": elsewhere}, format="json")
     assert prepared.status_code == 200, prepared.content
     assert prepared.json()["signer"] == recipient.address
-    assert flow.submit(recipient, escrow_id, prepared.json()).status_code == 202
+    submitted = flow.submit(recipient, escrow_id, prepared.json())
+    assert submitted.status_code == 202
+    flow.mined(submitted.json()["transaction_hashes"])
     assert token.functions.balanceOf(elsewhere).call() == 75 * 10**6
     assert token.functions.balanceOf(flow.deployment.address).call() == 0
     assert_error_shape(flow.prepare(recipient, escrow_id, "withdraw"), 409, "transition_in_progress")
@@ -64,3 +67,17 @@ def test_a_stranger_cannot_withdraw(flow, party):
     sender, recipient, stranger = party(), party(), party()
     escrow_id = flow.created(sender, recipient)
     assert_error_shape(flow.prepare(stranger, escrow_id, "withdraw"), 404, "escrow_not_found")
+
+
+def test_a_withdrawal_to_a_sanctioned_address_is_refused(flow, party, anvil_w3, tmp_path):
+    sender, recipient = party(), party()
+    address, token = usdt_like(anvil_w3, sender.address)
+    escrow_id = flow.created(sender, recipient, amount="5", asset="USDT")
+    blacklist = token.functions.blacklist(recipient.address)._encode_transaction_data()
+    send_call(anvil_w3, devchain.dev_account(0), to=address, data=bytes.fromhex(blacklist[2:]))
+    flow.transition(recipient, escrow_id, "accept")
+    flow.index()
+    listed = Account.create().address
+    sanction(tmp_path, ("ETH", listed))
+    response = recipient.client.post(f"/api/payments/escrow/{escrow_id}/withdraw", {"to": listed}, format="json")
+    assert_sanctioned(response)

@@ -56,7 +56,9 @@ def test_twenty_concurrent_accepts_and_cancels_prepare_one_winner(flow, party):
     assert {body["error"]["code"] for _, body in refused} == {"transition_in_progress"}
     # The winner signs and submits; the chain ends in the winner's state, and so does the row.
     signer = recipient if winner.kind == "accept" else sender
-    assert flow.submit(signer, escrow_id, granted[0]).status_code == 202
+    submitted = flow.submit(signer, escrow_id, granted[0])
+    assert submitted.status_code == 202
+    flow.mined(submitted.json()["transaction_hashes"])
     flow.index()
     escrow = Escrow.objects.get(pk=escrow_id)
     expected = {"accept": "accepted", "cancel": "cancelled"}[winner.kind]

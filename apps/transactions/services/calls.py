@@ -31,7 +31,7 @@ class ExpectedCall:
     data: bytes
     value: int
     type: str  # ChainTransaction.Type
-    asset: str  # the symbol of the asset the call moves
+    asset: str | None  # the symbol of the asset the call moves; None: not in the registry (sent, not recorded)
     amount_base: int
     shown_to: str  # the history's to_address (the contract)
     limit_usd: Decimal | None = None  # counted against the user's KYC limits when sent
@@ -71,9 +71,10 @@ def _existing(config: ChainConfig, user, tx_hash: str) -> ChainTransaction | Non
 
 def contract_call_broadcast(
     *, user, network: str, signed_transaction: str, expected: list[ExpectedCall], signer: str, own_wallet: bool = True
-) -> tuple[ChainTransaction, bool, ExpectedCall]:
+) -> tuple[ChainTransaction | str, bool, ExpectedCall]:
     """Validate a signed call against ``expected`` and send it. Returns (record, created, the call it is); the
-    same transaction again → its record. ``own_wallet``: the signer must be one of the user's verified wallets
+    same transaction again → its record. A call whose asset is not in the registry is sent but not recorded: its
+    hash comes back instead of a record. ``own_wallet``: the signer must be one of the user's verified wallets
     (False for a key the platform's staff hold, such as the dispute resolver)."""
     config = chain(network)
     if config.kind != "evm" or not isinstance(signed_transaction, str):
@@ -121,6 +122,8 @@ def contract_call_broadcast(
         if counted_now and not isinstance(exc, ChainUnavailable):
             limit_release(reference=reference)
         raise
+    if call.asset is None:  # a token outside the registry: the history cannot show it; the caller keeps the hash
+        return decoded.tx_hash, True, call
     record, created = _record(
         user=user,
         config=config,
@@ -133,7 +136,7 @@ def contract_call_broadcast(
 
 def contract_call_track(
     *, user, network: str, tx_hash: str, expected: list[ExpectedCall], signer: str, own_wallet: bool = True
-) -> tuple[ChainTransaction, bool, ExpectedCall]:
+) -> tuple[ChainTransaction | str, bool, ExpectedCall]:
     """Record a prepared call the wallet broadcast itself, as the network reports it."""
     config = chain(network)
     client = client_for(config)
@@ -155,6 +158,8 @@ def contract_call_track(
             kind="transaction",
             enforce=False,
         )
+    if call.asset is None:
+        return tx_hash, True, call
     max_fee = rpc.qty(found.get("maxFeePerGas") or found.get("gasPrice"))
     submission = Submission(
         tx_hash=tx_hash,

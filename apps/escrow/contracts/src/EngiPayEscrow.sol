@@ -203,8 +203,7 @@ contract EngiPayEscrow is ReentrancyGuard {
         owed[msg.sender][token] = 0;
         emit Withdrawn(msg.sender, token, to, amount);
         if (token == address(0)) {
-            (bool ok, ) = to.call{value: amount}("");
-            if (!ok) revert EthTransferFailed(to, amount);
+            if (!_sendEth(to, amount)) revert EthTransferFailed(to, amount);
         } else {
             IERC20(token).safeTransfer(to, amount);
         }
@@ -258,10 +257,18 @@ contract EngiPayEscrow is ReentrancyGuard {
         if (block.timestamp >= e.expiresAt) revert EscrowIsExpired(id, e.expiresAt);
     }
 
+    /// @dev ETH with all gas but without copying the receiver's return data: a receiver answering with a huge
+    /// payload cannot make the payment (and so the transition) run out of gas.
+    function _sendEth(address to, uint256 amount) private returns (bool ok) {
+        assembly ("memory-safe") {
+            ok := call(gas(), to, amount, 0, 0, 0, 0)
+        }
+    }
+
     function _pay(address token, address to, uint256 amount) private {
         bool ok;
         if (token == address(0)) {
-            (ok, ) = to.call{value: amount}("");
+            ok = _sendEth(to, amount);
         } else {
             ok = IERC20(token).trySafeTransfer(to, amount);
         }

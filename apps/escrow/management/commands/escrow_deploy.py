@@ -17,8 +17,15 @@ class Command(BaseCommand):
         parser.add_argument("--network", help="A key of CHAINS (default: the only EVM chain).")
         parser.add_argument("--address", help="Register this existing deployment instead of deploying.")
         parser.add_argument("--block", type=int, help="With --address: the block it was deployed in.")
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="Replace a recorded contract that runs other code (its escrows are then no longer followed).",
+        )
 
-    def handle(self, *args, network: str | None, address: str | None, block: int | None, **options) -> None:
+    def handle(
+        self, *args, network: str | None, address: str | None, block: int | None, force: bool, **options
+    ) -> None:
         if network is None:
             evm = [c.key for c in chains() if c.kind == "evm"]
             if len(evm) != 1:
@@ -30,7 +37,7 @@ class Command(BaseCommand):
                     raise CommandError("--address needs --block (where indexing starts).")
                 deployment, now = deploy.escrow_register(network=network, address=address, block=block), True
             else:
-                deployment, now = deploy.escrow_deploy(network=network)
+                deployment, now = deploy.escrow_deploy(network=network, force=force)
         except ApplicationError as exc:
             raise CommandError(exc.message) from None
         verb = "recorded" if now else "already deployed"
