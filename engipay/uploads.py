@@ -23,17 +23,19 @@ import re
 import warnings
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.files.storage import Storage
 from django.core.files.uploadedfile import UploadedFile
+from django.http import FileResponse
 from PIL import Image, ImageOps
 from pypdf import PdfReader, PdfWriter
 from pypdf.errors import PyPdfError
 from pypdf.generic import NameObject
 
-from engipay.api.errors import InvalidInput
+from engipay.api.errors import InvalidInput, NotFound
 
 PNG, JPEG, WEBP, PDF, TEXT = "image/png", "image/jpeg", "image/webp", "application/pdf", "text/plain"
 IMAGE_TYPES = frozenset({PNG, JPEG, WEBP})
@@ -516,3 +518,47 @@ def _pdf_decodings(data: bytes, limit: int) -> Iterator[bytes]:
     if end > 0:
         with suppress(ValueError):  # not ASCII85
             yield base64.a85decode(stripped[: end + 2], adobe=True, ignorechars=b" \t\n\r\x0b\x0c")[:limit]
+
+
+# --- storing and serving validated files on private storage ----------------------------------------------------
+
+
+@contextmanager
+def files_removed_on_error(storage: Storage) -> Iterator[list[str]]:
+    """Wrap the whole transaction (``with files_removed_on_error(storage) as written, transaction.atomic():``):
+    files stored in it (their names appended to ``written``) are deleted if it raises or fails to commit, so a
+    refused request leaves nothing on disk.
+
+    A caller that runs the service inside its own, outer transaction owns that risk: a later rollback of the
+    outer transaction cannot be observed here.
+    """
+    written: list[str] = []
+    try:
+        yield written
+    except BaseException:
+        for name in written:
+            storage.delete(name)
+        raise
+
+
+def private_download(
+    *, storage: Storage, name: str, content_type: str, original_name: str, noun: str, missing_code: str
+) -> FileResponse:
+    """Stream a stored upload as a download that no browser will render or sniff, named after the original with
+    the extension of its checked type. The caller has checked that the requester may see it."""
+    try:
+        handle = storage.open(name, "rb")
+    except FileNotFoundError as exc:
+        raise NotFound(missing_code, f"The {noun}'s file is missing.") from exc
+    stem = (original_name or noun).rsplit(".", 1)[0] or noun
+    response = FileResponse(
+        handle,
+        as_attachment=True,
+        filename=f"{stem}.{EXTENSION.get(content_type, 'bin')}",
+        content_type="text/plain; charset=utf-8" if content_type == TEXT else content_type,
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    response["Cache-Control"] = "private, no-store"
+    response["Cross-Origin-Resource-Policy"] = "same-origin"
+    return response

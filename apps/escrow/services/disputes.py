@@ -15,8 +15,8 @@ prepared instead (the old row stays in the log); only the indexer fills ``tx_has
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from decimal import Decimal
 from typing import Any
 
@@ -87,18 +87,9 @@ def evidence_prepare(raw: Iterable[Any]) -> list[uploads.PreparedFile]:
     return [uploads.upload_prepare(item, policy=evidence_policy(index)) for index, item in enumerate(items)]
 
 
-@contextmanager
-def evidence_files_removed_on_error() -> Iterator[list[str]]:
-    """Wrap the whole transaction (``with evidence_files_removed_on_error() as written, transaction.atomic():``):
-    evidence files stored in it are deleted if it raises or fails to commit, so a refused request leaves nothing
-    on disk. A caller running the service inside its own, outer transaction owns the risk of a later rollback."""
-    written: list[str] = []
-    try:
-        yield written
-    except BaseException:
-        for name in written:
-            evidence_storage.delete(name)
-        raise
+def evidence_files_removed_on_error() -> AbstractContextManager[list[str]]:
+    """:func:`engipay.uploads.files_removed_on_error` for evidence files."""
+    return uploads.files_removed_on_error(evidence_storage)
 
 
 def dispute_evidence_store(
@@ -126,25 +117,14 @@ def dispute_evidence_store(
 def dispute_evidence_response(*, evidence: DisputeEvidence) -> FileResponse:
     """Stream an evidence file as a download that no browser will render or sniff. The caller has checked that
     the requester may see it (a party through the API, a resolver in the admin)."""
-    try:
-        handle = evidence_storage.open(evidence.file.name, "rb")
-    except FileNotFoundError as exc:
-        raise NotFound("evidence_missing", "The evidence file is missing.") from exc
-    content_type = evidence.content_type
-    if content_type == TEXT:
-        content_type = "text/plain; charset=utf-8"
-    stem = (evidence.original_name or "evidence").rsplit(".", 1)[0] or "evidence"
-    response = FileResponse(
-        handle,
-        as_attachment=True,
-        filename=f"{stem}.{EXTENSION.get(evidence.content_type, 'bin')}",
-        content_type=content_type,
+    return uploads.private_download(
+        storage=evidence_storage,
+        name=evidence.file.name,
+        content_type=evidence.content_type,
+        original_name=evidence.original_name,
+        noun="evidence",
+        missing_code="evidence_missing",
     )
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "sandbox; default-src 'none'"
-    response["Cache-Control"] = "private, no-store"
-    response["Cross-Origin-Resource-Policy"] = "same-origin"
-    return response
 
 
 # --- reads (the escrow is already scoped to the caller) --------------------------------------------------------

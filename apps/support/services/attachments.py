@@ -8,8 +8,8 @@ under ``tickets/%Y/%m/`` on private storage.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 from django.conf import settings
@@ -18,7 +18,7 @@ from django.http import FileResponse
 
 from apps.support.models import Attachment, Ticket, TicketMessage, private_storage
 from engipay import uploads
-from engipay.api.errors import InvalidInput, NotFound
+from engipay.api.errors import InvalidInput
 from engipay.uploads import EXTENSION, JPEG, PDF, PNG, TEXT, WEBP, sniff_type
 
 __all__ = [
@@ -95,21 +95,9 @@ def attachments_store(
     return stored
 
 
-@contextmanager
-def files_removed_on_error() -> Iterator[list[str]]:
-    """Wrap the whole transaction (``with files_removed_on_error() as written, transaction.atomic():``): files
-    stored in it are deleted if it raises or fails to commit, so a refused request leaves nothing on disk.
-
-    A caller that runs the service inside its own, outer transaction owns that risk: a later rollback of the
-    outer transaction cannot be observed here.
-    """
-    written: list[str] = []
-    try:
-        yield written
-    except BaseException:
-        for name in written:
-            private_storage.delete(name)
-        raise
+def files_removed_on_error() -> AbstractContextManager[list[str]]:
+    """:func:`engipay.uploads.files_removed_on_error` for ticket attachments."""
+    return uploads.files_removed_on_error(private_storage)
 
 
 # --- download ------------------------------------------------------------------------------------------------
@@ -118,22 +106,11 @@ def files_removed_on_error() -> Iterator[list[str]]:
 def attachment_response(attachment: Attachment) -> FileResponse:
     """Stream an attachment as a download that no browser will render or sniff. The caller has checked that
     the requester may see it (the ticket's owner through the API, or a support agent in the admin)."""
-    try:
-        handle = private_storage.open(attachment.file.name, "rb")
-    except FileNotFoundError as exc:
-        raise NotFound("attachment_missing", "The attachment's file is missing.") from exc
-    content_type = attachment.content_type
-    if content_type == TEXT:
-        content_type = "text/plain; charset=utf-8"
-    stem = (attachment.original_name or "attachment").rsplit(".", 1)[0] or "attachment"
-    response = FileResponse(
-        handle,
-        as_attachment=True,
-        filename=f"{stem}.{EXTENSION.get(attachment.content_type, 'bin')}",
-        content_type=content_type,
+    return uploads.private_download(
+        storage=private_storage,
+        name=attachment.file.name,
+        content_type=attachment.content_type,
+        original_name=attachment.original_name,
+        noun="attachment",
+        missing_code="attachment_missing",
     )
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "sandbox; default-src 'none'"
-    response["Cache-Control"] = "private, no-store"
-    response["Cross-Origin-Resource-Policy"] = "same-origin"
-    return response
