@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.files.uploadedfile import UploadedFile
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 
@@ -23,3 +25,30 @@ class ErrorSerializer(serializers.Serializer):
     """The one error shape (DESIGN.md section 5)."""
 
     error = ErrorDetailSerializer()
+
+
+def upload_item_field(*, noun: str, example: str) -> type[serializers.Field]:
+    """A field for one uploaded file: a base64 string (plain or a ``data:`` URL, e.g. ``example``) or a multipart
+    file part. Only the shape is checked here; the content is checked by the service (engipay.uploads)."""
+
+    @extend_schema_field(
+        {
+            "oneOf": [
+                {"type": "string", "description": f"base64, or a data URL: {example}"},
+                {"type": "string", "format": "binary", "description": "multipart/form-data: a file part"},
+            ]
+        }
+    )
+    class UploadItemField(serializers.Field):
+        default_error_messages = {"invalid": f"Each {noun} must be a base64 string or an uploaded file."}
+
+        def to_internal_value(self, data: Any) -> Any:
+            if isinstance(data, (str, UploadedFile)):
+                return data
+            self.fail("invalid")
+            return None
+
+        def to_representation(self, value: Any) -> Any:  # pragma: no cover - input only
+            return None
+
+    return UploadItemField

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from django.core.files.uploadedfile import UploadedFile
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.escrow.models import DisputeEvidence, DisputeStatement
+from engipay.api.validation import upload_item_field
 
 FILES_HELP = (
     "Up to ESCROW_EVIDENCE_PER_STATEMENT (5) files of at most ESCROW_EVIDENCE_MAX_BYTES (5 MiB) each: PNG, JPEG, "
@@ -20,27 +18,7 @@ FILES_HELP = (
 )
 
 
-@extend_schema_field(
-    {
-        "oneOf": [
-            {"type": "string", "description": "base64, or a data URL: data:application/pdf;base64,JVBERi0…"},
-            {"type": "string", "format": "binary", "description": "multipart/form-data: a file part"},
-        ]
-    }
-)
-class EvidenceItemField(serializers.Field):
-    """A base64 string (plain or a ``data:`` URL) or an uploaded file; the content is checked by the service."""
-
-    default_error_messages = {"invalid": "Each evidence file must be a base64 string or an uploaded file."}
-
-    def to_internal_value(self, data: Any) -> Any:
-        if isinstance(data, (str, UploadedFile)):
-            return data
-        self.fail("invalid")
-        return None
-
-    def to_representation(self, value: Any) -> Any:  # pragma: no cover - input only
-        return None
+EvidenceItemField = upload_item_field(noun="evidence file", example="data:application/pdf;base64,JVBERi0…")
 
 
 class StatementInput(serializers.Serializer):

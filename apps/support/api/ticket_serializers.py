@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.files.uploadedfile import UploadedFile
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -10,6 +9,7 @@ from rest_framework import serializers
 
 from apps.support.models import Attachment, Priority, Ticket, TicketMessage
 from apps.support.selectors.tickets import agent_display_name
+from engipay.api.validation import upload_item_field
 
 
 def _choice(choices: list[tuple[str, str]], name: str, **kwargs: Any) -> serializers.ChoiceField:
@@ -21,27 +21,7 @@ def _choice(choices: list[tuple[str, str]], name: str, **kwargs: Any) -> seriali
     )
 
 
-@extend_schema_field(
-    {
-        "oneOf": [
-            {"type": "string", "description": "base64, or a data URL: data:image/png;base64,iVBOR…"},
-            {"type": "string", "format": "binary", "description": "multipart/form-data: a file part"},
-        ]
-    }
-)
-class AttachmentItemField(serializers.Field):
-    """A base64 string (plain or a ``data:`` URL) or an uploaded file; the content is checked by the service."""
-
-    default_error_messages = {"invalid": "Each attachment must be a base64 string or an uploaded file."}
-
-    def to_internal_value(self, data: Any) -> Any:
-        if isinstance(data, (str, UploadedFile)):
-            return data
-        self.fail("invalid")
-        return None
-
-    def to_representation(self, value: Any) -> Any:  # pragma: no cover - input only
-        return None
+AttachmentItemField = upload_item_field(noun="attachment", example="data:image/png;base64,iVBOR…")
 
 
 ATTACHMENTS_HELP = (
