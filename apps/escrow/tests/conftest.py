@@ -50,6 +50,15 @@ def escrow_chain(settings, db, local_chain, anvil_w3):
 
 
 @pytest.fixture
+def evidence_root(settings, tmp_path):
+    """Dispute evidence goes to a fresh folder for the test; returns it (list it to see what was stored)."""
+    root = tmp_path / "private-escrow"
+    root.mkdir()
+    settings.ESCROW_PRIVATE_ROOT = str(root)
+    return root
+
+
+@pytest.fixture
 def time_travel(anvil_w3) -> Callable[[int], int]:
     """``time_travel(seconds)``: a block is mined ``seconds`` after now (the later of the wall clock and chain
     time: after an evm_revert anvil's clock may lag the wall clock); returns the new block's time."""

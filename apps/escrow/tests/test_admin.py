@@ -26,14 +26,6 @@ GROUP = "Escrow resolvers"
 
 
 @pytest.fixture
-def evidence_root(settings, tmp_path):
-    root = tmp_path / "private-escrow"
-    root.mkdir()
-    settings.ESCROW_PRIVATE_ROOT = str(root)
-    return root
-
-
-@pytest.fixture
 def dispute(escrow_chain, anvil_w3, party, evidence_root):
     """A disputed 1 ETH escrow on chain (resolver: the platform's) with a statement and evidence from each side."""
     found = make_dispute(anvil_w3, escrow_chain, party)

@@ -88,15 +88,6 @@ def make_dispute(
 
 
 @pytest.fixture
-def evidence_root(settings, tmp_path):
-    """Evidence goes to a fresh folder for the test; returns it (list it to see what was stored)."""
-    root = tmp_path / "private-escrow"
-    root.mkdir()
-    settings.ESCROW_PRIVATE_ROOT = str(root)
-    return root
-
-
-@pytest.fixture
 def dispute(escrow_chain, anvil_w3, party, evidence_root) -> Dispute:
     return make_dispute(anvil_w3, escrow_chain, party)
 
