@@ -1,4 +1,4 @@
-"""What the websocket benchmarks share: a database and Redis of their own, the real app server, percentiles."""
+"""What the benchmarks share: a database and Redis of their own, the real app server, a fresh anvil, percentiles."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
+ANVIL = ROOT / "node_modules" / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil"
+DEV_MNEMONIC = "test test test test test test test test test test test junk"
 
 
 def raise_open_files_limit() -> int:
@@ -70,6 +72,29 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def start_anvil(*extra: str) -> tuple[subprocess.Popen, str]:
+    """A fresh anvil (chain id 31337, the development mnemonic) on a free port; (process, RPC URL)."""
+    import httpx
+
+    port = free_port()
+    command = [str(ANVIL), "--host", "127.0.0.1", "--port", str(port), "--chain-id", "31337"]
+    proc = subprocess.Popen(  # noqa: S603 - fixed binary and arguments
+        [*command, "--mnemonic", DEV_MNEMONIC, "--silent", *extra],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            if httpx.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId"}, timeout=1).is_success:
+                return proc, url
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("anvil did not start")
 
 
 def percentile(ms: list[float], q: float) -> float:

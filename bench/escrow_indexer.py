@@ -25,7 +25,6 @@ import argparse
 import json
 import os
 import secrets
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -33,10 +32,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._support import configure_environment, free_port  # noqa: E402 - after the path is set
+from bench._support import ANVIL, configure_environment, start_anvil  # noqa: E402 - after the path is set
+from bench._support import DEV_MNEMONIC as MNEMONIC  # noqa: E402
 
-ANVIL = ROOT / "node_modules" / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil"
-MNEMONIC = "test test test test test test test test test test test junk"
 TARGET_EVENTS_PER_SECOND = 1000
 SENDERS, RECIPIENTS, OPERATOR = (0, 1, 2, 3), (4, 5, 6, 7), 8
 GAS_CREATE, GAS_ACCEPT = 250_000, 120_000
@@ -52,41 +50,6 @@ def parse_args() -> argparse.Namespace:
 
 
 # --- chain --------------------------------------------------------------------------------------------------
-
-
-def start_anvil() -> tuple[subprocess.Popen, str]:
-    import httpx
-
-    port = free_port()
-    proc = subprocess.Popen(  # noqa: S603 - fixed binary and arguments
-        [
-            str(ANVIL),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--chain-id",
-            "31337",
-            "--mnemonic",
-            MNEMONIC,
-            "--silent",
-            "--gas-limit",
-            "3000000000",
-            "--no-request-size-limit",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            if httpx.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId"}, timeout=1).is_success:
-                return proc, url
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError("anvil did not start")
 
 
 class Node:
@@ -267,7 +230,7 @@ def main() -> None:
     args = parse_args()
     if not ANVIL.exists():
         sys.exit(f"anvil not found at {ANVIL}: run `npm ci`.")
-    anvil, url = start_anvil()
+    anvil, url = start_anvil("--gas-limit", "3000000000", "--no-request-size-limit")
     chains = {"local": {"kind": "evm", "name": "Bench anvil", "chain_id": 31337, "rpc_urls": [url], "confirmations": 1}}
     from eth_account import Account
 
