@@ -356,6 +356,11 @@ def _expected(escrow: Escrow, action: EscrowAction, *, limit_usd: Decimal | None
     return calls
 
 
+# A lapsed preparation may still be signed late, and a failed or dropped transaction re-sent (a speed-up with
+# higher fees): either reopens the transition when nothing else is open.
+_RESUMABLE = (EscrowAction.Status.LAPSED, EscrowAction.Status.FAILED)
+
+
 def escrow_action_submit(
     *,
     escrow: Escrow,
@@ -371,9 +376,9 @@ def escrow_action_submit(
         action = escrow.actions.filter(user=user).order_by("-created_at", "-id").first()
         if action is not None and _already_submitted(action, signed_transactions, tx_hashes):
             return action  # the same transactions again: nothing to do
-        if action is None or action.status not in (*EscrowAction.OPEN_STATUSES, EscrowAction.Status.LAPSED):
+        if action is None or action.status not in (*EscrowAction.OPEN_STATUSES, *_RESUMABLE):
             raise StateConflict("no_prepared_transition", "Nothing of yours is waiting for a signature on this escrow.")
-        if action.status == EscrowAction.Status.LAPSED and open_action(escrow=escrow) is not None:
+        if action.status in _RESUMABLE and open_action(escrow=escrow) is not None:
             raise StateConflict("transition_in_progress", "Another transition of this escrow is open.")
     limit_usd = None
     if action.kind == Kind.CREATE:
@@ -403,7 +408,7 @@ def escrow_action_submit(
         action.tx_hashes = hashes
         action.chain_transaction = main
         if action.status == EscrowAction.Status.PREPARED or (
-            action.status == EscrowAction.Status.LAPSED and open_action(escrow=escrow) is None
+            action.status in _RESUMABLE and open_action(escrow=escrow) is None
         ):
             action.status = EscrowAction.Status.SUBMITTED
         action.save()

@@ -15,6 +15,7 @@ from apps.chains.registry import chain
 from apps.escrow import chain as contract
 from apps.escrow.models import Escrow, EscrowAction
 from apps.escrow.tests.conftest import RESOLVER, send_call
+from apps.transactions.services import transactions_refresh_open
 from tests.helpers import assert_error_shape
 
 pytestmark = pytest.mark.django_db
@@ -328,3 +329,26 @@ def test_an_escrow_in_a_token_outside_the_registry_can_still_be_accepted(flow, p
     assert shown["status"] == "accepted"
     assert shown["confirmations"] >= 1
     assert devchain.token_contract(anvil_w3, token).functions.balanceOf(recipient.address).call() == ETH
+
+
+def test_a_transition_whose_transaction_failed_can_be_sent_again(flow, party, anvil_w3):
+    sender, recipient = party(), party()
+    escrow_id = flow.created(sender, recipient)
+    prepared = flow.prepare(recipient, escrow_id, "accept").json()
+    starved = {**prepared["transaction"], "gas": hex(30_000)}  # runs out of gas on chain
+    url = f"/api/payments/escrow/{escrow_id}/submit"
+    first = recipient.client.post(url, {"signed_transaction": recipient.sign(starved)}, format="json")
+    assert first.status_code == 202, first.content
+    flow.mined(first.json()["transaction_hashes"])
+    transactions_refresh_open(network="local")  # the tracker sees it fail
+    action = EscrowAction.objects.get(escrow_id=escrow_id, kind="accept")
+    assert action.chain_transaction.status == "failed"
+    flow.index()
+    assert flow.get(recipient, escrow_id).json()["status"] == "pending"
+    retry = {**prepared["transaction"], "nonce": hex(int(prepared["transaction"]["nonce"], 16) + 1)}
+    second = recipient.client.post(url, {"signed_transaction": recipient.sign(retry)}, format="json")
+    assert second.status_code == 202, second.content
+    assert len(second.json()["transaction_hashes"]) == 2
+    flow.mined(second.json()["transaction_hashes"][1:])
+    flow.index()
+    assert flow.get(recipient, escrow_id).json()["status"] == "accepted"
