@@ -26,17 +26,14 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._support import start_anvil  # noqa: E402 - after the path is set
+from bench._support import configure_environment, start_anvil  # noqa: E402 - after the path is set
 
 ANVIL_PROC, ANVIL_URL = start_anvil()
 CHAINS = {
     "local": {"kind": "evm", "name": "Bench anvil", "chain_id": 31337, "rpc_urls": [ANVIL_URL], "confirmations": 2}
 }
 os.environ["CHAINS_JSON"] = json.dumps(CHAINS)
-if not os.environ.get("DATABASE_URL"):
-    os.environ["SQLITE_PATH"] = str(Path(tempfile.mkdtemp()) / "bench.sqlite3")
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "engipay.settings")
-os.environ.setdefault("CACHE_KEY_PREFIX", "engipay-bench")
+DATABASE = configure_environment("broadcast")  # a database of its own: the bench writes prices and users
 os.environ.setdefault("THROTTLE_AUTH_IP", "100000/min")
 os.environ.setdefault("THROTTLE_NONCE", "100000/min")
 os.environ.setdefault(
@@ -176,7 +173,7 @@ def main() -> None:
     try:
         wallet = Wallet()
         raw_times, api_times = bench_overhead(wallet, n)
-        print(f"database: {django.db.connection.vendor}; anvil at {ANVIL_URL} (automine)")
+        print(f"database: {DATABASE}; anvil at {ANVIL_URL} (automine)")
         print("raw eth_sendRawTransaction:        ", percentiles(raw_times))
         print("POST /api/transactions/broadcast:  ", percentiles(api_times))
         overhead = [api - raw for raw, api in zip(sorted(raw_times), sorted(api_times), strict=True)]

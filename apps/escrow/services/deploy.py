@@ -10,6 +10,7 @@ from eth_account import Account
 from web3 import Web3
 
 from apps.chains.clients import client_for
+from apps.chains.devchain import LOCAL_CHAIN_ID
 from apps.chains.registry import chain
 from apps.escrow.chain import escrow_artifact
 from apps.escrow.models import EscrowDeployment
@@ -43,12 +44,20 @@ def escrow_deploy(
     current = EscrowDeployment.objects.filter(network=config.key).first()
     if current is not None and escrow_code_matches(w3, current.address):
         return current, False
-    if current is not None and _runtime_code(w3, current.address) != "0x" and not force:
-        raise StateConflict(
-            "other_escrow_code",
-            f"The recorded escrow contract at {current.address} runs other code than this build (an older "
-            "version?). It is kept, with the escrows it holds; deploy with --force to replace it.",
-        )
+    if current is not None and not force:
+        if _runtime_code(w3, current.address) != "0x":
+            raise StateConflict(
+                "other_escrow_code",
+                f"The recorded escrow contract at {current.address} runs other code than this build (an older "
+                "version?). It is kept, with the escrows it holds; deploy with --force to replace it.",
+            )
+        if int(config.chain_id) != LOCAL_CHAIN_ID:
+            # Only a development chain restarts empty; elsewhere a node that is not synced shows no code either.
+            raise StateConflict(
+                "escrow_code_missing",
+                f"No code at the recorded escrow contract {current.address}: is the node synced? Deploy with "
+                "--force to replace it (its escrows are then no longer followed).",
+            )
     key = private_key or settings.ESCROW_OPERATOR_PRIVATE_KEY
     if not key:
         raise InvalidInput("operator_key_missing", "Set ESCROW_OPERATOR_PRIVATE_KEY to deploy the escrow contract.")
@@ -81,12 +90,22 @@ def escrow_deploy(
     return deployment, True
 
 
-def escrow_register(*, network: str, address: str, block: int) -> EscrowDeployment:
-    """Record a deployment made elsewhere (say, from a multisig), after checking its code is ours."""
+def escrow_register(*, network: str, address: str, block: int, force: bool = False) -> EscrowDeployment:
+    """Record a deployment made elsewhere (say, from a multisig), after checking its code is ours. The recorded
+    one again changes nothing; replacing another recorded contract takes ``force``."""
     config = chain(network)
     w3 = client_for(config).w3()
     if not Web3.is_address(address) or not escrow_code_matches(w3, address):
         raise InvalidInput("not_escrow_contract", f"{address} does not hold this project's EngiPayEscrow code.")
+    current = EscrowDeployment.objects.filter(network=config.key).first()
+    if current is not None and current.address.lower() == address.lower():
+        return current
+    if current is not None and not force:
+        raise StateConflict(
+            "escrow_already_recorded",
+            f"{config.name} already has an escrow contract ({current.address}); register with --force to replace "
+            "it (its escrows are then no longer followed).",
+        )
     return _record(network=config.key, address=Web3.to_checksum_address(address), block=block, tx_hash="", deployer="")
 
 

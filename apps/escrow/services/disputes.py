@@ -312,6 +312,8 @@ def dispute_decision_submit(*, decision: DisputeDecision, staff_user: User, sign
     if decision.decided_by_id != staff_user.pk:
         raise Forbidden("not_decider", "Only the resolver who prepared this decision can submit its transaction.")
     escrow = decision.escrow
+    if escrow.decisions.order_by("-created_at", "-id").first() != decision:
+        raise StateConflict("decision_superseded", "A later decision on this escrow replaced this one.")
     latest = escrow.actions.filter(user=staff_user).order_by("-created_at", "-id").first()
     prepared = latest.transactions[0]["transaction"] if latest is not None and latest.transactions else None
     if latest is None or latest.kind != Kind.RESOLVE or prepared != decision.transaction:

@@ -225,13 +225,11 @@ def open_action(*, escrow: Escrow) -> EscrowAction | None:
     elif (
         action.kind == Kind.WITHDRAW
         and action.chain_transaction is not None
-        and action.chain_transaction.status
-        in (
-            ChainTransaction.Status.CONFIRMED,
-            ChainTransaction.Status.FINALIZED,
-        )
+        and action.chain_transaction.status in (ChainTransaction.Status.CONFIRMED, ChainTransaction.Status.FINALIZED)
     ):
         action.status = EscrowAction.Status.DONE  # no escrow event marks a withdrawal: its transaction does
+    elif action.tx_hashes and escrow.events.filter(tx_hash__in=action.tx_hashes).exists():
+        action.status = EscrowAction.Status.DONE  # indexed while its submission was being recorded
     else:
         return action
     action.save(update_fields=["status", "updated_at"])
@@ -297,13 +295,16 @@ def escrow_withdraw_prepare(*, escrow: Escrow, user, to: str | None = None) -> P
     if not deferred:
         raise StateConflict("nothing_owed", "No payout of this escrow was kept for your wallet.")
     signer = deferred[0]
+    target = client_for(chain(escrow.deployment.network)).validate_address(to) if to else signer
+    if target.lower() in {ZERO, escrow.deployment.address.lower(), escrow.token_address.lower()}:
+        raise InvalidInput("invalid_destination", "Withdraw to a wallet: not the zero, escrow or token address.")
+    # AML (apps/kyc) outside the row lock: a hit's case must be committed, and screening may call a vendor.
+    address_screen(user=user, address=target, chain_kind="evm", context="escrow_withdraw")
 
     def build(locked: Escrow, client) -> tuple[str, bytes]:
         owed = contract.owed_read(client, contract=locked.deployment.address, owner=signer, token=locked.token_address)
         if owed == 0:
             raise StateConflict("nothing_owed", "The contract holds nothing for your wallet any more: withdrawn.")
-        target = client.validate_address(to) if to else signer
-        address_screen(user=user, address=target, chain_kind="evm", context="escrow_withdraw")
         return signer, contract.calldata("withdraw", locked.token_address, target)
 
     return _prepare_locked(escrow=escrow, user=user, kind=Kind.WITHDRAW, build=build)
@@ -316,9 +317,8 @@ def _prepare_locked(*, escrow: Escrow, user, kind: str, build) -> Prepared:
     with transaction.atomic():
         escrow = Escrow.objects.select_for_update(of=("self",)).select_related("deployment", "token").get(pk=escrow.pk)
         current = open_action(escrow=escrow)
-        if current is not None:
-            if current.kind == kind and current.user_id == user.pk and current.status == EscrowAction.Status.PREPARED:
-                return Prepared(escrow=escrow, action=current, gas_estimate=None)
+        mine = current is not None and current.kind == kind and current.user_id == user.pk
+        if current is not None and not (mine and current.status == EscrowAction.Status.PREPARED):
             raise StateConflict(
                 "transition_in_progress",
                 f"A {current.kind} of this escrow is already {current.status}; wait for it to settle.",
@@ -327,6 +327,11 @@ def _prepare_locked(*, escrow: Escrow, user, kind: str, build) -> Prepared:
         if escrow.status == Escrow.Status.AWAITING_SIGNATURE:
             raise StateConflict("not_on_chain", "The escrow is not on chain yet.", {"state": escrow.status})
         signer, data = build(escrow, client_for(config))
+        if current is not None:
+            if current.transactions[-1]["transaction"]["data"] == contract.hex_data(data):
+                return Prepared(escrow=escrow, action=current, gas_estimate=None)  # the same request again
+            current.status = EscrowAction.Status.SUPERSEDED  # the same caller changed its mind (another `to`)
+            current.save(update_fields=["status", "updated_at"])
         prepared = calls_prepare(config=config, sender=signer, calls=[Call(kind, escrow.deployment.address, data)])
         try:
             with transaction.atomic():
@@ -405,12 +410,17 @@ def escrow_action_submit(
     with transaction.atomic():
         escrow = Escrow.objects.select_for_update().get(pk=escrow.pk)
         action = EscrowAction.objects.select_for_update().get(pk=action.pk)
-        action.tx_hashes = hashes
-        action.chain_transaction = main
+        # Another submit of this action may have written in between (approve and create sent separately).
+        action.tx_hashes = list(dict.fromkeys([*action.tx_hashes, *hashes]))
+        action.chain_transaction = main or action.chain_transaction
         if action.status == EscrowAction.Status.PREPARED or (
             action.status in _RESUMABLE and open_action(escrow=escrow) is None
         ):
             action.status = EscrowAction.Status.SUBMITTED
+            # An untracked submission (a token outside the registry) lapses only if nothing shows up by then.
+            action.prepared_until = timezone.now() + timedelta(seconds=settings.ESCROW_ACTION_TTL_SECONDS)
+        if action.status == EscrowAction.Status.SUBMITTED and escrow.events.filter(tx_hash__in=hashes).exists():
+            action.status = EscrowAction.Status.DONE  # the indexer read its event while it was being sent
         action.save()
     return action
 

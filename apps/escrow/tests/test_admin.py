@@ -361,4 +361,4 @@ def test_a_lapsed_decision_can_be_replaced_and_stays_in_the_log(dispute, resolve
     first = DisputeDecision.objects.get(reason="First")
     signed = sign_as_resolver(first.transaction)
     response = client.post(urls(dispute.escrow)["submit"], {"decision": first.pk, "signed_transaction": signed})
-    assert any("no longer the one" in m for m in flashed(response)), flashed(response)
+    assert any("replaced this one" in m for m in flashed(response)), flashed(response)

@@ -81,3 +81,23 @@ def test_a_withdrawal_to_a_sanctioned_address_is_refused(flow, party, anvil_w3, 
     sanction(tmp_path, ("ETH", listed))
     response = recipient.client.post(f"/api/payments/escrow/{escrow_id}/withdraw", {"to": listed}, format="json")
     assert_sanctioned(response)
+
+
+def test_asking_again_with_another_destination_replaces_the_prepared_withdrawal(flow, party, anvil_w3):
+    sender, recipient = party(), party()
+    address, token = usdt_like(anvil_w3, sender.address)
+    escrow_id = flow.created(sender, recipient, amount="5", asset="USDT")
+    blacklist = token.functions.blacklist(recipient.address)._encode_transaction_data()
+    send_call(anvil_w3, devchain.dev_account(0), to=address, data=bytes.fromhex(blacklist[2:]))
+    flow.transition(recipient, escrow_id, "accept")
+    flow.index()
+    url = f"/api/payments/escrow/{escrow_id}/withdraw"
+    first, second = Account.create().address, Account.create().address
+    to_first = recipient.client.post(url, {"to": first}, format="json").json()
+    assert recipient.client.post(url, {"to": first}, format="json").json()["transaction"] == to_first["transaction"]
+    to_second = recipient.client.post(url, {"to": second}, format="json").json()
+    assert second[2:].lower() in to_second["transaction"]["data"]
+    assert first[2:].lower() not in to_second["transaction"]["data"]
+    for target in ("0x" + "0" * 40, flow.deployment.address, address):
+        response = recipient.client.post(url, {"to": target}, format="json")
+        assert_error_shape(response, 400, "invalid_destination")

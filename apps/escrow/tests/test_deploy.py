@@ -57,3 +57,26 @@ def test_registering_an_address_checks_its_code(settings, db, local_chain, deplo
     with pytest.raises(CommandError, match="does not hold"):
         deploy("--address", other, "--block", "1")
     assert not EscrowDeployment.objects.exists()
+
+
+def test_registering_the_recorded_address_again_changes_nothing_and_another_needs_force(escrow_chain, anvil_w3):
+    from apps.escrow.services.deploy import escrow_deploy
+
+    EscrowDeployment.objects.filter(pk=escrow_chain.pk).update(indexed_block=escrow_chain.deployed_block + 5)
+    deploy("--address", escrow_chain.address, "--block", "1")
+    assert EscrowDeployment.objects.get().indexed_block == escrow_chain.deployed_block + 5  # no rewind
+    EscrowDeployment.objects.all().delete()
+    other, _ = escrow_deploy(network="local")  # a second copy of the contract
+    EscrowDeployment.objects.filter(pk=other.pk).update(address=escrow_chain.address)
+    fresh = anvil_w3.eth.get_transaction_receipt(other.deploy_tx_hash)["contractAddress"]
+    with pytest.raises(CommandError, match="--force"):
+        deploy("--address", fresh, "--block", "1")
+    deploy("--address", fresh, "--block", "1", "--force")
+    assert EscrowDeployment.objects.get().address == fresh
+
+
+def test_outside_the_development_chain_a_recorded_address_without_code_is_not_replaced(escrow_chain, settings):
+    settings.CHAINS = {"local": {**settings.CHAINS["local"], "chain_id": 11155111}}
+    EscrowDeployment.objects.update(address=Account.create().address)
+    with pytest.raises(CommandError, match="synced"):
+        deploy()

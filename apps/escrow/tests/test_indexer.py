@@ -577,7 +577,9 @@ def test_a_new_contract_forgets_everything_indexed_from_the_old_one(escrow_chain
     raw = operator.sign_transaction(tx).raw_transaction
     receipt = anvil_w3.eth.wait_for_transaction_receipt(anvil_w3.eth.send_raw_transaction(raw))
 
-    deploy.escrow_register(network="local", address=receipt["contractAddress"], block=receipt["blockNumber"])
+    deploy.escrow_register(
+        network="local", address=receipt["contractAddress"], block=receipt["blockNumber"], force=True
+    )
 
     assert not Escrow.objects.filter(onchain_id=found_id).exists()
     api_row.refresh_from_db()

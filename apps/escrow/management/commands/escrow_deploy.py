@@ -20,7 +20,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--force",
             action="store_true",
-            help="Replace a recorded contract that runs other code (its escrows are then no longer followed).",
+            help="Replace a recorded contract (other code, no code, another address): its escrows are then "
+            "no longer followed.",
         )
 
     def handle(
@@ -35,7 +36,10 @@ class Command(BaseCommand):
             if address:
                 if block is None:
                     raise CommandError("--address needs --block (where indexing starts).")
-                deployment, now = deploy.escrow_register(network=network, address=address, block=block), True
+                deployment, now = (
+                    deploy.escrow_register(network=network, address=address, block=block, force=force),
+                    True,
+                )
             else:
                 deployment, now = deploy.escrow_deploy(network=network, force=force)
         except ApplicationError as exc:

@@ -118,7 +118,7 @@ class _Batch:
         self.update_fields = set(PROJECTION_FIELDS)
         self.rows: list[EscrowEvent] = []
         self.closed: list[EscrowAction] = []
-        self.resolved: dict[Any, str] = {}
+        self.resolved: dict[Any, tuple[str, int]] = {}  # escrow pk → (tx hash, amount to the recipient)
         self.notices: list[tuple[Escrow, _Event, str]] = []
 
     def run(self) -> int:
@@ -188,7 +188,7 @@ class _Batch:
             action.updated_at = self.now
             self.closed.append(action)
         if event.name == Name.RESOLVED:
-            self.resolved[escrow.pk] = event.tx_hash
+            self.resolved[escrow.pk] = (event.tx_hash, int(event.args["toRecipient"]))
 
     def _write(self) -> None:
         Escrow.objects.bulk_create(list(self.new.values()), batch_size=1000)
@@ -236,11 +236,13 @@ def _apply(deployment: EscrowDeployment, events: list[_Event]) -> int:
     return _Batch(deployment, events).run()
 
 
-def _decisions_mark(resolved: dict[Any, str]) -> None:
-    """Each resolved escrow's latest decision gets the resolution's transaction hash."""
+def _decisions_mark(resolved: dict[Any, tuple[str, int]]) -> None:
+    """The decision the resolution carried out (the latest one with the split the chain paid) gets its
+    transaction hash; a resolution decided outside the admin matches none."""
     latest: dict[Any, DisputeDecision] = {}
     for decision in DisputeDecision.objects.filter(escrow_id__in=list(resolved)).order_by("-created_at", "-id"):
-        latest.setdefault(decision.escrow_id, decision)
+        if int(decision.to_recipient_base) == resolved[decision.escrow_id][1]:
+            latest.setdefault(decision.escrow_id, decision)
     for escrow_id, decision in latest.items():
-        decision.tx_hash = resolved[escrow_id]
+        decision.tx_hash = resolved[escrow_id][0]
     DisputeDecision.objects.bulk_update(list(latest.values()), ["tx_hash"])
