@@ -63,6 +63,19 @@ def test_a_payout_refused_by_the_recipient_is_kept_and_withdrawn_elsewhere(flow,
     assert_error_shape(flow.prepare(recipient, escrow_id, "withdraw"), 409, "nothing_owed")
 
 
+def accepted_by_a_blacklisted_recipient(flow, party, anvil_w3) -> tuple[object, str, str]:
+    """A 5 USDT escrow the recipient accepted while the token blacklisted it: the payout is kept for it.
+    Returns (recipient, escrow id, token address)."""
+    sender, recipient = party(), party()
+    address, token = usdt_like(anvil_w3, sender.address)
+    escrow_id = flow.created(sender, recipient, amount="5", asset="USDT")
+    blacklist = token.functions.blacklist(recipient.address)._encode_transaction_data()
+    send_call(anvil_w3, devchain.dev_account(0), to=address, data=bytes.fromhex(blacklist[2:]))
+    flow.transition(recipient, escrow_id, "accept")
+    flow.index()
+    return recipient, escrow_id, address
+
+
 def test_a_stranger_cannot_withdraw(flow, party):
     sender, recipient, stranger = party(), party(), party()
     escrow_id = flow.created(sender, recipient)
@@ -70,13 +83,7 @@ def test_a_stranger_cannot_withdraw(flow, party):
 
 
 def test_a_withdrawal_to_a_sanctioned_address_is_refused(flow, party, anvil_w3, tmp_path):
-    sender, recipient = party(), party()
-    address, token = usdt_like(anvil_w3, sender.address)
-    escrow_id = flow.created(sender, recipient, amount="5", asset="USDT")
-    blacklist = token.functions.blacklist(recipient.address)._encode_transaction_data()
-    send_call(anvil_w3, devchain.dev_account(0), to=address, data=bytes.fromhex(blacklist[2:]))
-    flow.transition(recipient, escrow_id, "accept")
-    flow.index()
+    recipient, escrow_id, _ = accepted_by_a_blacklisted_recipient(flow, party, anvil_w3)
     listed = Account.create().address
     sanction(tmp_path, ("ETH", listed))
     response = recipient.client.post(f"/api/payments/escrow/{escrow_id}/withdraw", {"to": listed}, format="json")
@@ -84,13 +91,7 @@ def test_a_withdrawal_to_a_sanctioned_address_is_refused(flow, party, anvil_w3, 
 
 
 def test_asking_again_with_another_destination_replaces_the_prepared_withdrawal(flow, party, anvil_w3):
-    sender, recipient = party(), party()
-    address, token = usdt_like(anvil_w3, sender.address)
-    escrow_id = flow.created(sender, recipient, amount="5", asset="USDT")
-    blacklist = token.functions.blacklist(recipient.address)._encode_transaction_data()
-    send_call(anvil_w3, devchain.dev_account(0), to=address, data=bytes.fromhex(blacklist[2:]))
-    flow.transition(recipient, escrow_id, "accept")
-    flow.index()
+    recipient, escrow_id, address = accepted_by_a_blacklisted_recipient(flow, party, anvil_w3)
     url = f"/api/payments/escrow/{escrow_id}/withdraw"
     first, second = Account.create().address, Account.create().address
     to_first = recipient.client.post(url, {"to": first}, format="json").json()

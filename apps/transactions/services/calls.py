@@ -122,16 +122,7 @@ def contract_call_broadcast(
         if counted_now and not isinstance(exc, ChainUnavailable):
             limit_release(reference=reference)
         raise
-    if call.asset is None:  # a token outside the registry: the history cannot show it; the caller keeps the hash
-        return decoded.tx_hash, True, call
-    record, created = _record(
-        user=user,
-        config=config,
-        submission=submission,
-        asset=asset_on_chain(config=config, symbol=call.asset),
-        type=call.type,
-    )
-    return record, created, call
+    return _record_call(user=user, config=config, submission=submission, call=call)
 
 
 def contract_call_track(
@@ -158,8 +149,6 @@ def contract_call_track(
             kind="transaction",
             enforce=False,
         )
-    if call.asset is None:
-        return tx_hash, True, call
     max_fee = rpc.qty(found.get("maxFeePerGas") or found.get("gasPrice"))
     submission = Submission(
         tx_hash=tx_hash,
@@ -170,11 +159,14 @@ def contract_call_track(
         nonce=rpc.qty(found["nonce"]),
         fee_terms={"gas_limit": rpc.qty(found["gas"]), **({} if max_fee is None else {"max_fee_per_gas": max_fee})},
     )
-    record, created = _record(
-        user=user,
-        config=config,
-        submission=submission,
-        asset=asset_on_chain(config=config, symbol=call.asset),
-        type=call.type,
-    )
+    return _record_call(user=user, config=config, submission=submission, call=call)
+
+
+def _record_call(
+    *, user, config: ChainConfig, submission: Submission, call: ExpectedCall
+) -> tuple[ChainTransaction | str, bool, ExpectedCall]:
+    if call.asset is None:  # a token outside the registry: the history cannot show it; the caller keeps the hash
+        return submission.tx_hash, True, call
+    asset = asset_on_chain(config=config, symbol=call.asset)
+    record, created = _record(user=user, config=config, submission=submission, asset=asset, type=call.type)
     return record, created, call
