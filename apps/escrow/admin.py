@@ -32,6 +32,7 @@ from apps.chains.units import from_base_units
 from apps.escrow import chain as contract
 from apps.escrow.services import disputes as dispute_services
 from engipay.api.errors import ApplicationError
+from engipay.readonly_admin import ReadOnlyAdmin
 
 from .models import (
     DisputeDecision,
@@ -65,19 +66,6 @@ def _person(user: Any) -> str:
 
 def _pretty(value: Any) -> str:
     return format_html("<pre>{}</pre>", json.dumps(value, indent=2, sort_keys=True, default=str))
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Seen, never written in the admin (by anyone, superusers included): the chain and the services write."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -142,10 +130,8 @@ def _evidence_links(statement: DisputeStatement) -> str:
     )
 
 
-class DecisionInline(ReadOnlyInline):
-    model = DisputeDecision
-    fields = ["created_at", "decided_by_display", "to_recipient", "to_sender", "reason", "tx_hash"]
-    readonly_fields = fields
+class DecisionColumns:
+    """Who decided and the split, for the decision inline and the decision log."""
 
     @admin.display(description="decided by")
     def decided_by_display(self, decision: DisputeDecision) -> str:
@@ -158,6 +144,12 @@ class DecisionInline(ReadOnlyInline):
     @admin.display(description="to the sender")
     def to_sender(self, decision: DisputeDecision) -> str:
         return _amount(decision.escrow, decision.to_sender_base)
+
+
+class DecisionInline(DecisionColumns, ReadOnlyInline):
+    model = DisputeDecision
+    fields = ["created_at", "decided_by_display", "to_recipient", "to_sender", "reason", "tx_hash"]
+    readonly_fields = fields
 
 
 class DecisionForm(forms.Form):
@@ -393,7 +385,7 @@ class EscrowAdmin(ReadOnlyAdmin):
 
 
 @admin.register(DisputeDecision)
-class DisputeDecisionAdmin(ReadOnlyAdmin):
+class DisputeDecisionAdmin(DecisionColumns, ReadOnlyAdmin):
     """The decision log: written by the resolution page only, never edited (the indexer adds the tx hash)."""
 
     list_display = ["created_at", "escrow_link", "decided_by_display", "to_recipient", "to_sender", "tx_hash"]
@@ -408,18 +400,6 @@ class DisputeDecisionAdmin(ReadOnlyAdmin):
     def escrow_link(self, decision: DisputeDecision) -> str:
         url = reverse("admin:escrow_escrow_change", args=[quote(decision.escrow_id)])
         return format_html('<a href="{}">{}</a>', url, decision.escrow_id)
-
-    @admin.display(description="decided by")
-    def decided_by_display(self, decision: DisputeDecision) -> str:
-        return _person(decision.decided_by)
-
-    @admin.display(description="to the recipient")
-    def to_recipient(self, decision: DisputeDecision) -> str:
-        return _amount(decision.escrow, decision.to_recipient_base)
-
-    @admin.display(description="to the sender")
-    def to_sender(self, decision: DisputeDecision) -> str:
-        return _amount(decision.escrow, decision.to_sender_base)
 
     @admin.display(description="unsigned transaction")
     def transaction_json(self, decision: DisputeDecision) -> str:

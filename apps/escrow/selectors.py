@@ -3,15 +3,19 @@ recipient. Anyone else gets 404 (STYLE.md section 2)."""
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from apps.accounts.models import User
+from apps.accounts.models import User, Wallet
 from apps.escrow.chain import DISPUTE_TIMEOUT_SECONDS
 from apps.escrow.models import Escrow, EscrowDeployment
+from apps.transactions.services.assets import wallets_of
 from engipay.api.errors import NotFound
 
 
@@ -19,8 +23,7 @@ def _wallets(user: User) -> list[str]:
     """The user's verified EVM addresses, read once per user object (a list page asks for every row)."""
     cached = getattr(user, "_escrow_wallets", None)
     if cached is None:
-        rows = user.wallets.filter(chain_kind="evm", verified_at__isnull=False)
-        cached = list(rows.values_list("address", flat=True))
+        cached = wallets_of(user, "evm")
         user._escrow_wallets = cached
     return cached
 
@@ -82,14 +85,31 @@ def escrow_roles(*, escrow: Escrow, user: User) -> set[str]:
     return roles
 
 
+def wallet_holders(addresses: Iterable[str]) -> dict[str, set[Any]]:
+    """address → the ids of the users holding it as a verified EVM wallet (EIP-55 spelling, as stored)."""
+    found: dict[str, set[Any]] = defaultdict(set)
+    rows = Wallet.objects.filter(chain_kind="evm", verified_at__isnull=False, address__in=set(addresses))
+    for address, user_id in rows.values_list("address", "user_id"):
+        found[address].add(user_id)
+    return found
+
+
+def escrow_party_users_many(*, escrows: list[Escrow]) -> dict[Any, list[User]]:
+    """escrow pk → everyone to tell about it: its sender (account or wallet) and the users holding its recipient
+    address, in pk order; a few queries for any number of escrows."""
+    holders = wallet_holders({a for e in escrows for a in (e.sender_address, e.recipient_address)})
+    wanted: dict[Any, set[Any]] = {}
+    for escrow in escrows:
+        ids = holders.get(escrow.sender_address, set()) | holders.get(escrow.recipient_address, set())
+        if escrow.sender_id is not None:
+            ids = ids | {escrow.sender_id}
+        wanted[escrow.pk] = ids
+    users = User.objects.in_bulk({i for ids in wanted.values() for i in ids})
+    return {pk: [users[i] for i in sorted(ids, key=str) if i in users] for pk, ids in wanted.items()}
+
+
 def escrow_party_users(*, escrow: Escrow) -> list[User]:
-    """Everyone to tell about the escrow: the sender and the users holding the recipient's address."""
-    users = User.objects.filter(
-        Q(pk=escrow.sender_id)
-        | Q(wallets__address=escrow.sender_address, wallets__verified_at__isnull=False)
-        | Q(wallets__address=escrow.recipient_address, wallets__verified_at__isnull=False)
-    )
-    return list(users.distinct().order_by("pk"))
+    return escrow_party_users_many(escrows=[escrow])[escrow.pk]
 
 
 def chain_now(*, deployment: EscrowDeployment | None) -> datetime:

@@ -35,6 +35,7 @@ from apps.kyc.services.audit import kyc_audit_record
 from apps.kyc.services.documents import kyc_document_read
 from apps.kyc.services.submissions import REJECT_REASONS
 from engipay.api.errors import ApplicationError
+from engipay.readonly_admin import ReadOnlyAdmin
 
 from .models import (
     AmlCase,
@@ -90,19 +91,6 @@ def _age(delta: timedelta) -> str:
 
 def _breached_q() -> Q:
     return Q(status__in=KycSubmission.OPEN, created_at__lt=timezone.now() - _sla())
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Seen, never written in the admin (by anyone, superusers included)."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 # --- the review queue ------------------------------------------------------------------------------------------

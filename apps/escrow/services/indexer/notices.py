@@ -3,17 +3,15 @@ pending escrow past its expiry (``escrows_expiry_notify``), to the escrow's part
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
-from apps.accounts.models import User, Wallet
 from apps.chains.units import from_base_units
 from apps.escrow.models import Escrow, EscrowDeployment
+from apps.escrow.selectors import escrow_party_users_many
 from apps.notifications.services import notify
 
 from .base import Name, Status, _Event, _Token, _tokens
@@ -51,28 +49,6 @@ _TRANSITION_NOTICES = {
 }
 
 
-def _wallet_users(addresses: Iterable[str]) -> dict[str, set[Any]]:
-    """address → the users holding it as a verified EVM wallet (EIP-55 spelling, as wallets are stored)."""
-    found: dict[str, set[Any]] = defaultdict(set)
-    rows = Wallet.objects.filter(chain_kind="evm", verified_at__isnull=False, address__in=set(addresses))
-    for address, user_id in rows.values_list("address", "user_id"):
-        found[address].add(user_id)
-    return found
-
-
-def _parties(escrows: list[Escrow]) -> dict[Any, list[User]]:
-    """escrow pk → its sender (account or wallet) and the users holding its recipient address, in pk order."""
-    holders = _wallet_users({a for e in escrows for a in (e.sender_address, e.recipient_address)})
-    wanted: dict[Any, set[Any]] = {}
-    for escrow in escrows:
-        ids = holders.get(escrow.sender_address, set()) | holders.get(escrow.recipient_address, set())
-        if escrow.sender_id is not None:
-            ids = ids | {escrow.sender_id}
-        wanted[escrow.pk] = ids
-    users = User.objects.in_bulk({i for ids in wanted.values() for i in ids})
-    return {pk: [users[i] for i in sorted(ids, key=str) if i in users] for pk, ids in wanted.items()}
-
-
 def _money(escrow: Escrow, base: int | None, tokens: dict[str, _Token]) -> tuple[str, str]:
     """(amount in token units, asset): base units and the token address when the token is not in the registry."""
     token = tokens.get(escrow.token_address.lower())
@@ -98,7 +74,7 @@ def _data(escrow: Escrow, network: str, status: str, tokens: dict[str, _Token], 
 def _notify_transitions(network: str, notices: list[tuple[Escrow, _Event, str]], tokens: dict[str, _Token]) -> None:
     if not notices:
         return
-    parties = _parties(list({escrow.pk: escrow for escrow, _, _ in notices}.values()))
+    parties = escrow_party_users_many(escrows=list({escrow.pk: escrow for escrow, _, _ in notices}.values()))
     for escrow, event, status in notices:
         kind, title, template = _TRANSITION_NOTICES[event.name]
         data = _data(escrow, network, status, tokens, tx_hash=event.tx_hash, block_number=event.block_number)
@@ -118,7 +94,7 @@ def _notify_transitions(network: str, notices: list[tuple[Escrow, _Event, str]],
 def _notify_reorged(network: str, escrows: list[Escrow], *, removed: set[Any], tokens: dict[str, _Token]) -> None:
     if not escrows:
         return
-    parties = _parties(escrows)
+    parties = escrow_party_users_many(escrows=escrows)
     for escrow in escrows:
         if escrow.pk in removed:
             status, message = "removed", "A chain reorganisation dropped this escrow: it is no longer on chain."
@@ -159,7 +135,7 @@ def _expiry_notify(deployment: EscrowDeployment, now: datetime) -> int:
     if not due:
         return 0
     Escrow.objects.filter(pk__in=[e.pk for e in due]).update(expiry_notified_at=timezone.now())
-    tokens, parties = _tokens(deployment.network), _parties(due)
+    tokens, parties = _tokens(deployment.network), escrow_party_users_many(escrows=due)
     for escrow in due:
         data = _data(
             escrow,

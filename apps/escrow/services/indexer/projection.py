@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from apps.chains.models import NATIVE_ADDRESS
 from apps.escrow.models import DisputeDecision, Escrow, EscrowAction, EscrowDeployment, EscrowEvent
+from apps.escrow.selectors import wallet_holders
 
 from .base import (
     ACTION_OF,
@@ -26,7 +27,7 @@ from .base import (
     _tokens,
     logger,
 )
-from .notices import _notify_transitions, _wallet_users
+from .notices import _notify_transitions
 
 _UPDATE_CHUNK = 500  # rows per UPDATE statement (its CASE is scanned once per row)
 
@@ -141,7 +142,7 @@ class _Batch:
     def _new_rows(self) -> None:
         """Rows for escrows created on chain without the API (source=chain)."""
         created = [e for e in self.events if e.name == Name.CREATED and e.onchain_id not in self.escrows]
-        users = _wallet_users({e.args["sender"] for e in created})
+        users = wallet_holders({e.args["sender"] for e in created})
         for event in created:
             owners = users.get(event.args["sender"], set())
             self.new[event.onchain_id] = Escrow(
